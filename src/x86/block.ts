@@ -1,0 +1,167 @@
+/**
+ * Decoded blocks: straight-line runs of instructions within one page, cached by machine
+ * address and code size, and dropped when their frame is written.
+ */
+import { fetchAddress } from './access.js';
+import type { Cpu } from './cpu.js';
+import { type ByteSource, Decoder } from './decoder.js';
+import { Fault, Vector } from './fault.js';
+import type { Insn } from './insn.js';
+import { opcodeTable } from './isa/index.js';
+import { dropWritableMappings } from './mmu.js';
+import { Seg } from './segments.js';
+import { OpFlag } from './table.js';
+
+const MAX_BLOCK_INSNS = 64;
+const CACHE_SIZE = 1 << 16;
+
+export class Block {
+  constructor(
+    readonly insns: Insn[],
+    /** Machine address of the first byte. */
+    readonly address: number,
+    readonly codeSize: number,
+    /** Bytes covered. */
+    readonly length: number,
+  ) {}
+  valid = true;
+}
+
+/** Reads instruction bytes from machine memory, crossing into the next page through the MMU. */
+class PageSource implements ByteSource {
+  bytes: Uint8Array;
+  pos = 0;
+  limit = 0;
+  crossed = false;
+  private readonly window = new Uint8Array(32);
+
+  constructor(
+    public cpu: Cpu,
+    memory: Uint8Array,
+  ) {
+    this.bytes = memory;
+  }
+
+  reset(address: number, memory: Uint8Array): void {
+    this.bytes = memory;
+    this.pos = address;
+    this.limit = address - (address % 4096) + 4096;
+    this.crossed = false;
+  }
+
+  /** The instruction runs into the next page: continue from that page's bytes. */
+  more(): void {
+    if (this.crossed) throw new Fault(Vector.GP, 0);
+    const cpu = this.cpu;
+    const next = nextPageLinear(cpu, this.pageLinearLo, this.pageLinearHi);
+    const machine = fetchAddress(cpu, next.lo, next.hi);
+    if (machine < 0) throw new Fault(Vector.GP, 0); // executing from MMIO is not supported
+    const have = this.limit - this.pos;
+    this.window.set(this.bytes.subarray(this.pos, this.limit), 0);
+    this.window.set(cpu.mem.subarray(machine, machine + 16), have);
+    this.bytes = this.window;
+    this.pos = 0;
+    this.limit = have + 16;
+    this.crossed = true;
+  }
+
+  pageLinearLo = 0;
+  pageLinearHi = 0;
+}
+
+function nextPageLinear(cpu: Cpu, lo: number, hi: number): { lo: number; hi: number } {
+  const nextLo = ((lo & ~0xfff) + 0x1000) | 0;
+  const wrapped = (nextLo >>> 0) < (lo >>> 0);
+  if (cpu.codeSize !== 64) return { lo: nextLo, hi: 0 };
+  return { lo: nextLo, hi: wrapped ? (hi + 1) | 0 : hi };
+}
+
+export class BlockCache {
+  private readonly cache = new Array<Block | undefined>(CACHE_SIZE);
+  /** Machine frame → blocks decoded from it. */
+  private readonly byFrame = new Map<number, Block[]>();
+  private readonly cpus = new Set<Cpu>();
+  private readonly decoder = new Decoder(opcodeTable);
+  private source: PageSource | undefined;
+
+  hasCode(mfn: number): boolean {
+    return this.byFrame.has(mfn);
+  }
+
+  /** The block at the CPU's CS:RIP, decoding it when it is not cached. */
+  fetch(cpu: Cpu): Block {
+    this.cpus.add(cpu);
+    let lo = cpu.ripLo;
+    let hi = cpu.ripHi;
+    if (cpu.codeSize !== 64) {
+      lo = (lo + cpu.segBaseLo[Seg.CS]!) | 0;
+      hi = 0;
+    }
+    const address = fetchAddress(cpu, lo, hi);
+    if (address < 0) throw new Fault(Vector.GP, 0);
+    const slot = (address ^ (address / CACHE_SIZE)) & (CACHE_SIZE - 1);
+    const cached = this.cache[slot];
+    if (cached !== undefined && cached.address === address && cached.codeSize === cpu.codeSize && cached.valid) {
+      return cached;
+    }
+    const block = this.decodeBlock(cpu, address, lo, hi);
+    if (block.valid) this.cache[slot] = block;
+    return block;
+  }
+
+  private decodeBlock(cpu: Cpu, address: number, lo: number, hi: number): Block {
+    const source = (this.source ??= new PageSource(cpu, cpu.mem));
+    const insns: Insn[] = [];
+    let offset = 0;
+    let crossesPage = false;
+    const pageEnd = address - (address % 4096) + 4096;
+    while (insns.length < MAX_BLOCK_INSNS && address + offset < pageEnd) {
+      source.cpu = cpu;
+      source.reset(address + offset, cpu.mem);
+      source.pageLinearLo = lo;
+      source.pageLinearHi = hi;
+      let insn: Insn;
+      try {
+        insn = this.decoder.decode(source, cpu.codeSize);
+      } catch (error) {
+        // A fault while decoding a later instruction belongs to that instruction: end the
+        // block before it, so it faults with the right RIP when executed.
+        if (insns.length > 0 && error instanceof Fault) break;
+        throw error;
+      }
+      if (source.crossed) {
+        if (insns.length > 0) break; // decode it on its own, uncached
+        crossesPage = true;
+      }
+      insn.offset = offset;
+      insns.push(insn);
+      offset += insn.len;
+      if (this.decoder.lastFlags & (OpFlag.EndsBlock | OpFlag.Branch)) break;
+      if (crossesPage) break;
+    }
+    const block = new Block(insns, address, cpu.codeSize, offset);
+    if (crossesPage) {
+      block.valid = false; // its bytes come from two frames: never cache it
+      return block;
+    }
+    const mfn = Math.floor(address / 4096);
+    let list = this.byFrame.get(mfn);
+    if (list === undefined) {
+      list = [];
+      this.byFrame.set(mfn, list);
+      for (const each of this.cpus) dropWritableMappings(each, mfn);
+    }
+    list.push(block);
+    return block;
+  }
+
+  /** A frame with decoded code was written: forget its blocks. */
+  invalidateFrame(mfn: number, writer: Cpu): void {
+    const list = this.byFrame.get(mfn);
+    if (list === undefined) return;
+    for (const block of list) block.valid = false;
+    this.byFrame.delete(mfn);
+    // The writer may be running one of these blocks: end it after this instruction.
+    writer.stop = true;
+  }
+}

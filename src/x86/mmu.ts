@@ -1,0 +1,273 @@
+/**
+ * Linear → guest-physical (the guest's page tables) → machine (the second stage), with a
+ * software TLB. Supports no paging, 32-bit paging (4 KiB/4 MiB pages), PAE and 4-level
+ * paging (4 KiB/2 MiB/1 GiB pages), NX, WP, U/S, global pages, accessed and dirty bits.
+ */
+import { Cr0, Cr4, type Cpu, Efer, TlbBits } from './cpu.js';
+import { Fault, Vector } from './fault.js';
+import { P2m } from './memory.js';
+
+export const TLB_SIZE = 4096;
+const TLB_MASK = TLB_SIZE - 1;
+/** A tag no linear address has (bit 48 set, bit 47 clear: non-canonical). */
+const INVALID_TAG_HI = 0x00010000;
+
+export const enum Access {
+  Read = 0,
+  Write = 1,
+  Exec = 2,
+}
+
+/** #PF error code bits. */
+const enum PfError {
+  P = 1,
+  W = 2,
+  U = 4,
+  RSVD = 8,
+  I = 16,
+}
+
+const ALL_ACCESS =
+  TlbBits.ReadSup | TlbBits.ReadUser | TlbBits.WriteSup | TlbBits.WriteUser | TlbBits.ExecSup | TlbBits.ExecUser;
+
+export function flushTlb(cpu: Cpu, global: boolean): void {
+  const flags = cpu.tlbFlags;
+  const tags = cpu.tlbTagHi;
+  for (let i = 0; i < TLB_SIZE; i++) {
+    if (global || !(flags[i]! & TlbBits.Global)) {
+      tags[i] = INVALID_TAG_HI;
+      flags[i] = 0;
+    }
+  }
+}
+
+/** INVLPG: drops the entry for one linear page. */
+export function flushTlbPage(cpu: Cpu, lo: number, hi: number): void {
+  const index = (lo >>> 12) & TLB_MASK;
+  if (cpu.tlbTagLo[index] === (lo & ~0xfff) && cpu.tlbTagHi[index] === hi) {
+    cpu.tlbTagHi[index] = INVALID_TAG_HI;
+    cpu.tlbFlags[index] = 0;
+  }
+}
+
+/** Drops every entry that can write machine frame `mfn` (it now holds decoded code). */
+export function dropWritableMappings(cpu: Cpu, mfn: number): void {
+  const address = mfn * 4096;
+  const flags = cpu.tlbFlags;
+  for (let i = 0; i < TLB_SIZE; i++) {
+    if (cpu.tlbAddr[i] === address) flags[i]! &= ~(TlbBits.WriteSup | TlbBits.WriteUser);
+  }
+}
+
+/**
+ * The machine address of guest-physical address `gpa` (a number below 2^52), or -1 when
+ * no frame backs it (MMIO).
+ */
+export function guestPhysicalToMachine(cpu: Cpu, gpa: number): number {
+  const gfn = Math.floor(gpa / 4096);
+  const entry = gfn < cpu.p2m.length ? cpu.p2m[gfn]! : P2m.None;
+  if (entry < 0) return -1;
+  return (entry & P2m.FrameMask) * 4096 + (gpa % 4096);
+}
+
+function readPte64(cpu: Cpu, gpa: number): number {
+  const machine = guestPhysicalToMachine(cpu, gpa);
+  if (machine < 0) throw new Fault(Vector.MC); // page tables in MMIO space: machine check, as hardware would
+  cpu.hi = cpu.view.getInt32(machine + 4, true);
+  return cpu.view.getInt32(machine, true);
+}
+
+function setPteBits(cpu: Cpu, gpa: number, bits: number): void {
+  const machine = guestPhysicalToMachine(cpu, gpa);
+  cpu.view.setInt32(machine, cpu.view.getInt32(machine, true) | bits, true);
+}
+
+/**
+ * Walks the page tables for the linear address lo/hi and fills the TLB. Throws #PF (with
+ * CR2 set) when the access is not allowed. Returns the TLB index.
+ */
+export function translate(cpu: Cpu, lo: number, hi: number, access: Access, user: boolean): number {
+  const index = (lo >>> 12) & TLB_MASK;
+  let gpa: number;
+  let allowed = ALL_ACCESS;
+  let global = false;
+  let dirty = true;
+  const cr0 = cpu.cr0;
+  if (!(cr0 & Cr0.PG)) {
+    gpa = lo >>> 0; // without paging only the low 32 bits exist
+  } else {
+    const walk = walkPageTables(cpu, lo, hi, access, user);
+    gpa = walk.gpa;
+    allowed = walk.allowed;
+    global = walk.global;
+    dirty = walk.dirty;
+  }
+  const gfn = Math.floor(gpa / 4096);
+  const entry = gfn < cpu.p2m.length ? cpu.p2m[gfn]! : P2m.None;
+  cpu.lastGuestPhysical = gpa;
+  if (entry < 0) return -1;
+  if (entry & (P2m.ReadOnly | P2m.LogDirty) || !dirty) allowed &= ~(TlbBits.WriteSup | TlbBits.WriteUser);
+  if (entry & P2m.NoExecute) allowed &= ~(TlbBits.ExecSup | TlbBits.ExecUser);
+  const mfn = entry & P2m.FrameMask;
+  if (cpu.blocks.hasCode(mfn)) allowed &= ~(TlbBits.WriteSup | TlbBits.WriteUser);
+  cpu.tlbTagLo[index] = lo & ~0xfff;
+  cpu.tlbTagHi[index] = hi;
+  cpu.tlbAddr[index] = mfn * 4096;
+  cpu.tlbFlags[index] = allowed | (global ? TlbBits.Global : 0);
+  return index;
+}
+
+interface Walk {
+  gpa: number;
+  allowed: number;
+  global: boolean;
+  /** The leaf's dirty bit is set (writes need no walk to set it). */
+  dirty: boolean;
+}
+
+const walkResult: Walk = { gpa: 0, allowed: 0, global: false, dirty: false };
+
+function pageFault(cpu: Cpu, lo: number, hi: number, access: Access, user: boolean, bits: number): Fault {
+  cpu.cr2Lo = lo;
+  cpu.cr2Hi = hi;
+  let code = bits;
+  if (access === Access.Write) code |= PfError.W;
+  if (user) code |= PfError.U;
+  if (access === Access.Exec && cpu.efer & Efer.NXE) code |= PfError.I;
+  return new Fault(Vector.PF, code);
+}
+
+/** Accumulates permissions along a walk: every level must allow the access. */
+function walkPageTables(cpu: Cpu, lo: number, hi: number, access: Access, user: boolean): Walk {
+  const cr4 = cpu.cr4;
+  const nxe = (cpu.efer & Efer.NXE) !== 0;
+  let writable = true;
+  let userOk = true;
+  let executable = true;
+  let gpa: number;
+  let global = false;
+  let dirty: boolean;
+  const accessed: number[] = [];
+
+  if (!(cr4 & Cr4.PAE)) {
+    // 32-bit paging: two levels of 4-byte entries.
+    const pdeAddr = (cpu.cr3Lo & ~0xfff) + ((lo >>> 22) << 2);
+    const pde = readPte64(cpu, pdeAddr >>> 0);
+    if (!(pde & 1)) throw pageFault(cpu, lo, hi, access, user, 0);
+    writable &&= (pde & 2) !== 0;
+    userOk &&= (pde & 4) !== 0;
+    accessed.push(pdeAddr >>> 0);
+    if (pde & 0x80 && cr4 & Cr4.PSE) {
+      // 4 MiB page: bits 13..20 of the entry extend the frame above 4 GiB (PSE-36).
+      gpa = ((pde & 0xffc00000) >>> 0) + ((pde >>> 13) & 0xff) * 2 ** 32 + (lo & 0x3fffff);
+      dirty = (pde & 0x40) !== 0;
+      global = (pde & 0x100) !== 0 && (cr4 & Cr4.PGE) !== 0;
+      finishWalk(cpu, lo, hi, access, user, writable, userOk, executable, accessed, pdeAddr >>> 0, dirty);
+    } else {
+      const pteAddr = ((pde & ~0xfff) >>> 0) + (((lo >>> 12) & 0x3ff) << 2);
+      const pte = readPte64(cpu, pteAddr);
+      if (!(pte & 1)) throw pageFault(cpu, lo, hi, access, user, 0);
+      writable &&= (pte & 2) !== 0;
+      userOk &&= (pte & 4) !== 0;
+      accessed.push(pteAddr);
+      gpa = ((pte & ~0xfff) >>> 0) + (lo & 0xfff);
+      dirty = (pte & 0x40) !== 0;
+      global = (pte & 0x100) !== 0 && (cr4 & Cr4.PGE) !== 0;
+      finishWalk(cpu, lo, hi, access, user, writable, userOk, executable, accessed, pteAddr, dirty);
+    }
+  } else {
+    let tableAddr: number;
+    let level: number;
+    if (cpu.efer & Efer.LMA) {
+      tableAddr = ((cpu.cr3Lo & ~0xfff) >>> 0) + (cpu.cr3Hi & 0xfffff) * 2 ** 32;
+      level = 4;
+    } else {
+      // PAE: the four PDPTEs were loaded with CR3.
+      const slot = lo >>> 30;
+      const pdpteLo = cpu.pdpte[slot * 2]!;
+      const pdpteHi = cpu.pdpte[slot * 2 + 1]!;
+      if (!(pdpteLo & 1)) throw pageFault(cpu, lo, hi, access, user, 0);
+      tableAddr = ((pdpteLo & ~0xfff) >>> 0) + (pdpteHi & 0xfffff) * 2 ** 32;
+      level = 2;
+    }
+    for (;;) {
+      const shift = 12 + 9 * (level - 1);
+      const slot = level === 4 ? ((hi & 0xffff) >>> 7) & 0x1ff : level === 3 ? (((hi & 0x7f) << 2) | (lo >>> 30)) & 0x1ff : (lo >>> shift) & 0x1ff;
+      const entryAddr = tableAddr + slot * 8;
+      const entry = readPte64(cpu, entryAddr);
+      const entryHi = cpu.hi;
+      if (!(entry & 1)) throw pageFault(cpu, lo, hi, access, user, 0);
+      if (entryHi < 0 && !nxe) throw pageFault(cpu, lo, hi, access, user, PfError.P | PfError.RSVD);
+      writable &&= (entry & 2) !== 0;
+      userOk &&= (entry & 4) !== 0;
+      if (nxe && entryHi < 0) executable = false;
+      accessed.push(entryAddr);
+      const frame = ((entry & ~0xfff) >>> 0) + (entryHi & 0xfffff) * 2 ** 32;
+      const large = level <= 3 && (entry & 0x80) !== 0;
+      if (level === 1 || large) {
+        if (large && level === 3 && !(cpu.efer & Efer.LMA)) {
+          throw pageFault(cpu, lo, hi, access, user, PfError.P | PfError.RSVD);
+        }
+        const pageMask = 2 ** shift - 1;
+        const offset = level === 3 ? (lo & 0x3fffffff) >>> 0 : level === 2 ? lo & 0x1fffff : lo & 0xfff;
+        gpa = frame - (frame % (pageMask + 1)) + offset;
+        dirty = (entry & 0x40) !== 0;
+        global = (entry & 0x100) !== 0 && (cr4 & Cr4.PGE) !== 0;
+        finishWalk(cpu, lo, hi, access, user, writable, userOk, executable, accessed, entryAddr, dirty);
+        break;
+      }
+      tableAddr = frame;
+      level--;
+    }
+  }
+  const supervisorWrite = writable || !(cpu.cr0 & Cr0.WP);
+  let allowed = TlbBits.ReadSup | TlbBits.ExecSup;
+  if (supervisorWrite) allowed |= TlbBits.WriteSup;
+  if (userOk) {
+    allowed |= TlbBits.ReadUser | TlbBits.ExecUser;
+    if (writable) allowed |= TlbBits.WriteUser;
+    if (cpu.cr4 & Cr4.SMEP) allowed &= ~TlbBits.ExecSup;
+  }
+  if (!executable) allowed &= ~(TlbBits.ExecSup | TlbBits.ExecUser);
+  walkResult.gpa = gpa!;
+  walkResult.allowed = allowed;
+  walkResult.global = global;
+  walkResult.dirty = dirty! || access === Access.Write;
+  return walkResult;
+}
+
+/** Checks the access against the walk's permissions, then sets accessed and dirty bits. */
+function finishWalk(
+  cpu: Cpu,
+  lo: number,
+  hi: number,
+  access: Access,
+  user: boolean,
+  writable: boolean,
+  userOk: boolean,
+  executable: boolean,
+  accessed: number[],
+  leaf: number,
+  dirty: boolean,
+): void {
+  const present = PfError.P;
+  if (user && !userOk) throw pageFault(cpu, lo, hi, access, user, present);
+  if (access === Access.Write && !writable && (user || cpu.cr0 & Cr0.WP)) {
+    throw pageFault(cpu, lo, hi, access, user, present);
+  }
+  if (access === Access.Exec && !executable) throw pageFault(cpu, lo, hi, access, user, present);
+  if (access === Access.Exec && !user && userOk && cpu.cr4 & Cr4.SMEP) {
+    throw pageFault(cpu, lo, hi, access, user, present);
+  }
+  for (const address of accessed) setPteBits(cpu, address, 0x20);
+  if (access === Access.Write && !dirty) setPteBits(cpu, leaf, 0x40);
+}
+
+/** Loads the four PAE PDPTEs from CR3 (on MOV CR3 and when PAE paging is turned on). */
+export function loadPdptes(cpu: Cpu): void {
+  const base = (cpu.cr3Lo & ~0x1f) >>> 0;
+  for (let i = 0; i < 4; i++) {
+    cpu.pdpte[i * 2] = readPte64(cpu, base + i * 8);
+    cpu.pdpte[i * 2 + 1] = cpu.hi;
+  }
+}
