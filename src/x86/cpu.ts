@@ -8,6 +8,7 @@ import { deliverException, deliverInterrupt } from './exceptions.js';
 import { ExitInfo, ExitReason } from './exit.js';
 import { Fault, Restart } from './fault.js';
 import { Flag, Lazy, LazyOp, readFlags } from './flags.js';
+import { FpuState } from './fpu/state.js';
 import type { SecondStage } from './memory.js';
 import { TLB_SIZE, flushTlb } from './mmu.js';
 import { type CpuPolicy, defaultPolicy } from './policy.js';
@@ -125,6 +126,7 @@ export class Cpu {
   stackSize = 16;
   /** Model-specific registers that are plain storage, by index (lo, hi). */
   readonly msrs = new Map<number, [number, number]>();
+  readonly fpu = new FpuState();
   /** PAE page-directory-pointer entries, loaded with CR3 (4 × lo/hi). */
   readonly pdpte = new Int32Array(8);
   readonly dr = new Int32Array(16);

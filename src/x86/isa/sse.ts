@@ -1,0 +1,3 @@
+import type { OpcodeTable } from '../table.js';
+
+export function install(_table: OpcodeTable): void {}
