@@ -308,20 +308,23 @@ export class Cpu {
         }
       }
       if (this.halted) return this.exitWith(ExitReason.Halt);
+      // After STI or MOV SS exactly one instruction runs before interrupts are looked at again.
+      const shadow = this.interruptShadow;
       this.interruptShadow = false;
       this.stop = false;
       let done = 0;
       try {
         const block = this.blocks.fetch(this);
         const insns = block.insns;
-        const count = insns.length;
+        const remaining = end - this.instret;
+        const limit = shadow ? 1 : insns.length < remaining ? insns.length : remaining;
         const base = this.ripLo;
         let insn = insns[0]!;
         for (;;) {
           this.ripLo = (base + insn.offset) | 0;
           insn.exec(this, insn);
           done++;
-          if (this.stop || done === count) break;
+          if (this.stop || done === limit) break;
           insn = insns[done]!;
         }
         if (!insn.branch) {

@@ -12,6 +12,8 @@ const PML4 = 0x1000;
 const PDPT = 0x2000;
 const PD = 0x3000; // four page directories: 0x3000-0x6fff
 export const GDT = 0x7000;
+/** Where 4 KiB page tables go when a test asks for small pages (guest-physical). */
+export const SMALL_PAGE_TABLES = 0xc0000000;
 export const CODE64_SELECTOR = 0x08;
 export const DATA_SELECTOR = 0x10;
 export const USER_CODE64_SELECTOR = 0x1b;
@@ -71,15 +73,25 @@ export class TestMachine {
     this.memory.view.setInt32(this.machineAddress(gpa), value, true);
   }
 
-  /** Puts the vCPU in 64-bit mode at CPL `cpl` with identity paging of the low 4 GiB. */
-  enterLongMode(cpl: 0 | 3 = 0): Cpu {
+  /**
+   * Puts the vCPU in 64-bit mode at CPL `cpl` with identity paging of the low 4 GiB: 2 MiB
+   * pages, or 4 KiB pages below `smallPagesBelow` (page tables placed from SMALL_PAGE_TABLES).
+   */
+  enterLongMode(cpl: 0 | 3 = 0, smallPagesBelow = 0): Cpu {
     const user = 4;
     this.write32(PML4, PDPT | 7);
     for (let i = 0; i < 4; i++) {
       this.write32(PDPT + i * 8, (PD + i * 0x1000) | 7);
       for (let j = 0; j < 512; j++) {
         const address = i * 0x40000000 + j * 0x200000;
-        this.memory.view.setInt32(this.machineAddress(PD + i * 0x1000 + j * 8), (address | 0x83 | user) | 0, true);
+        let entry = (address | 0x83 | user) | 0;
+        if (address < smallPagesBelow) {
+          const table = SMALL_PAGE_TABLES + (address / 0x200000) * 0x1000;
+          this.map(table, 0x1000);
+          for (let k = 0; k < 512; k++) this.write32(table + k * 8, (address + k * 0x1000) | 3 | user);
+          entry = table | 3 | user;
+        }
+        this.memory.view.setInt32(this.machineAddress(PD + i * 0x1000 + j * 8), entry, true);
       }
     }
     GDT_ENTRIES.forEach(([lo, hi], index) => {

@@ -1,0 +1,145 @@
+// The run loop's contract: exits, interrupt injection and the interrupt window, self-modifying
+// code, and robustness against arbitrary bytes.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ExitReason } from './exit.js';
+import { Flag } from './flags.js';
+import { TestMachine } from './testing/machine.js';
+
+const CODE = 0x100000;
+const IDT = 0x8000;
+const HANDLERS = 0x9000;
+const RECORD = 0xa000;
+
+/** A 64-bit machine whose IDT sends every vector to a handler that stores the vector at RECORD and halts. */
+function machineWithIdt(code: number[]): TestMachine {
+  const machine = new TestMachine();
+  machine.map(CODE, 0x2000);
+  machine.map(IDT, 0x3000);
+  machine.write(CODE, new Uint8Array(code));
+  for (let vector = 0; vector < 256; vector++) {
+    const handler = HANDLERS + vector * 16;
+    // mov dword [RECORD], vector ; hlt ; jmp back to hlt
+    machine.write(handler, new Uint8Array([0xc7, 0x04, 0x25, ...le32(RECORD), ...le32(vector), 0xf4, 0xeb, 0xfd]));
+    machine.write32(IDT + vector * 16, (0x08 << 16) | (handler & 0xffff));
+    machine.write32(IDT + vector * 16 + 4, (handler & 0xffff0000) | 0x8e00);
+    machine.write32(IDT + vector * 16 + 8, 0);
+  }
+  const cpu = machine.enterLongMode();
+  cpu.idtBaseLo = IDT;
+  cpu.idtLimit = 256 * 16 - 1;
+  cpu.gpr[8] = CODE + 0x1ff0;
+  cpu.ripLo = CODE;
+  return machine;
+}
+
+function le32(value: number): number[] {
+  return [value & 0xff, (value >> 8) & 0xff, (value >> 16) & 0xff, (value >>> 24) & 0xff];
+}
+
+const recorded = (machine: TestMachine): number => new DataView(machine.read(RECORD, 4).buffer).getInt32(0, true);
+
+describe('run loop', () => {
+  test('an injected interrupt is delivered through the IDT when IF=1', () => {
+    // sti; nop; jmp .
+    const machine = machineWithIdt([0xfb, 0x90, 0xeb, 0xfe]);
+    const cpu = machine.cpu;
+    cpu.injectInterrupt(0x40);
+    let exit = cpu.run(1);
+    assert.equal(exit.reason, ExitReason.Budget, 'IF=0 at first: the interrupt waits');
+    assert.equal(recorded(machine), 0);
+    exit = cpu.run(100);
+    assert.equal(exit.reason, ExitReason.Halt);
+    assert.equal(recorded(machine), 0x40);
+    assert.equal(cpu.flags & Flag.IF, 0, 'an interrupt gate clears IF');
+    const frame = new DataView(machine.read(cpu.gpr[8]!, 40).buffer);
+    assert.equal(frame.getUint32(0, true), CODE + 2, 'the NOP in the STI shadow ran before the interrupt');
+    assert.equal(frame.getUint32(8, true), 0x08);
+    assert.ok(frame.getUint32(16, true) & Flag.IF, 'the saved RFLAGS has IF set');
+  });
+
+  test('the interrupt window exit comes after STI and its one-instruction shadow', () => {
+    // cli; nop; sti; nop; nop; hlt
+    const machine = machineWithIdt([0xfa, 0x90, 0xfb, 0x90, 0x90, 0xf4]);
+    const cpu = machine.cpu;
+    cpu.requestInterruptWindow();
+    const exit = cpu.run(100);
+    assert.equal(exit.reason, ExitReason.InterruptWindow);
+    assert.equal(cpu.ripLo, CODE + 4, 'the instruction after STI ran first');
+  });
+
+  test('HLT exits and an injected interrupt wakes it', () => {
+    // sti; hlt; jmp .
+    const machine = machineWithIdt([0xfb, 0xf4, 0xeb, 0xfe]);
+    const cpu = machine.cpu;
+    let exit = cpu.run(100);
+    assert.equal(exit.reason, ExitReason.Halt);
+    assert.equal(cpu.ripLo, CODE + 2);
+    cpu.injectInterrupt(0x33);
+    exit = cpu.run(100);
+    assert.equal(recorded(machine), 0x33);
+  });
+
+  test('an exception without a usable IDT escalates to a triple fault', () => {
+    const machine = machineWithIdt([0x0f, 0x0b]); // ud2
+    machine.cpu.idtLimit = 0;
+    const exit = machine.cpu.run(100);
+    assert.equal(exit.reason, ExitReason.Shutdown);
+    assert.match(exit.message, /triple fault/);
+  });
+
+  test('#UD is vectored with RIP at the faulting instruction', () => {
+    const machine = machineWithIdt([0x90, 0x0f, 0x0b]);
+    const exit = machine.cpu.run(100);
+    assert.equal(exit.reason, ExitReason.Halt);
+    assert.equal(recorded(machine), 6);
+  });
+
+  test('code that rewrites itself runs the new bytes', () => {
+    // mov byte [rip+1], 0x42 ... the target is the immediate of the following `mov al, imm8`
+    // c6 05 01 00 00 00 42 : mov byte [rip + 1], 0x42   (7 bytes; rip+1 → the imm8 below)
+    // b0 00                : mov al, 0x00  → becomes mov al, 0x42
+    // 0f 01 c1             : vmcall
+    const machine = machineWithIdt([0xc6, 0x05, 0x01, 0x00, 0x00, 0x00, 0x42, 0xb0, 0x00, 0x0f, 0x01, 0xc1]);
+    const exit = machine.cpu.run(100);
+    assert.equal(exit.reason, ExitReason.Hypercall);
+    assert.equal(machine.cpu.gpr[0]! & 0xff, 0x42);
+  });
+
+  test('the budget bounds the instructions retired', () => {
+    const machine = machineWithIdt([0xeb, 0xfe]); // jmp .
+    const exit = machine.cpu.run(1000);
+    assert.equal(exit.reason, ExitReason.Budget);
+    assert.equal(machine.cpu.instret, 1000);
+  });
+});
+
+describe('arbitrary bytes', () => {
+  // Random code must end in an architectural outcome — an exception handled through the IDT,
+  // a triple fault, an exit — and never in a JavaScript exception.
+  const runs = Number(process.env.XENOTYPE_FUZZ_RUNS ?? 300);
+  test(`${runs} random code pages never crash the emulator`, () => {
+    let state = 0x12345678;
+    const random = (): number => {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return state >>> 0;
+    };
+    const outcomes = new Map<number, number>();
+    for (let run = 0; run < runs; run++) {
+      const bytes = Array.from({ length: 4096 }, () => random() & 0xff);
+      const machine = machineWithIdt(bytes);
+      const cpu = machine.cpu;
+      cpu.gpr[0] = random() | 0;
+      cpu.gpr[6] = CODE; // rbx-ish bases pointing at mapped memory make loads likelier to succeed
+      let exit = cpu.run(2000);
+      for (let step = 0; step < 4 && (exit.reason === ExitReason.PortIo || exit.reason === ExitReason.Mmio || exit.reason === ExitReason.Msr); step++) {
+        if (!exit.write) cpu.completeRead(0);
+        exit = cpu.run(2000);
+      }
+      outcomes.set(exit.reason, (outcomes.get(exit.reason) ?? 0) + 1);
+    }
+    assert.ok(outcomes.size > 0);
+  });
+});
