@@ -307,7 +307,7 @@ describe('native runner', () => {
       () => runNative(cases, { testOnlyCrashAtCase: 3 }),
       (error: unknown) => {
         assert.ok(error instanceof NativeRunnerError);
-        assert.match(error.message, /killed by SIGSEGV after 3 of 5 results/);
+        assert.match(error.message, /killed by SIGSEGV running batch of cases 0\.\.4/);
         assert.match(error.message, /fault outside a snippet: signal 11 .* case 3/);
         return true;
       },

@@ -142,10 +142,8 @@ export function runNative(cases: NativeCase[], options: RunNativeOptions = {}): 
       bytes += encoded[end]!.length;
       end++;
     }
-    const crashAt = options.testOnlyCrashAtCase;
-    const localCrash =
-      crashAt !== undefined && crashAt >= start && crashAt < end ? crashAt - start : 0xffffffff;
-    runBatch(runner, cases, encoded, start, end, timeoutUs, localCrash, results);
+    const crashAt = options.testOnlyCrashAtCase ?? 0xffffffff;
+    runBatch(runner, cases, encoded, start, end, timeoutUs, crashAt, results);
     start = end;
   }
   return results;
@@ -161,12 +159,13 @@ function runBatch(
   crashAt: number,
   results: NativeResult[],
 ): void {
-  const header = new Uint8Array(16);
+  const header = new Uint8Array(20);
   const hv = new DataView(header.buffer);
   hv.setUint32(0, IN_MAGIC, true);
   hv.setUint32(4, end - start, true);
   hv.setUint32(8, timeoutUs, true);
-  hv.setUint32(12, crashAt, true);
+  hv.setUint32(12, start, true);
+  hv.setUint32(16, crashAt, true);
   const input = Buffer.concat([header, ...encoded.slice(start, end)]);
   const count = end - start;
   const child = spawnSync(runner, [], {
@@ -201,7 +200,7 @@ function runBatch(
         ? `was killed by ${child.signal}`
         : `exited with status ${child.status}`;
     throw new NativeRunnerError(
-      `the native runner ${how} after ${index - start} of ${count} results (${where}; the next is case ${index})` +
+      `the native runner ${how} running ${where} (${index - start} results read)` +
         (stderr ? `: ${stderr}` : ''),
     );
   }

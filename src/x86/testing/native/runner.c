@@ -15,10 +15,11 @@
  *
  * All integers below are little-endian.
  *
- * Input on stdin: a 16-byte header, then `count` cases.
+ * Input on stdin: a 20-byte header, then `count` cases.
  *   header: u32 magic 0x31524e58 ("XNR1"), u32 count, u32 timeout_us (user CPU time per case,
- *           0 = 250 ms), u32 crash_at (test hook: fault on purpose, outside any snippet, before
- *           running case number crash_at; 0xffffffff = never)
+ *           0 = 250 ms), u32 first (the number of the first case, for messages), u32 crash_at
+ *           (test hook: fault on purpose, outside any snippet, before running case number
+ *           crash_at; 0xffffffff = never)
  *   case:   u32 code_len (<= 61440), u32 data_len (<= 65536), u64 rflags,
  *           u64 gpr[16] (rax rcx rdx rbx rsp rbp rsi rdi r8 .. r15), u8 fxsave[512],
  *           u8 code[code_len], u8 data[data_len]
@@ -504,7 +505,7 @@ int main(void) {
   probe_host();
   install_handlers();
 
-  uint32_t header[4];
+  uint32_t header[5];
   read_exact(header, sizeof header);
   if (header[0] != IN_MAGIC) {
     fprintf(stderr, "runner: bad input magic %#x\n", header[0]);
@@ -512,12 +513,11 @@ int main(void) {
   }
   uint32_t count = header[1];
   uint32_t timeout_us = header[2] ? header[2] : 250000;
-  uint32_t crash_at = header[3];
+  uint32_t first = header[3], crash_at = header[4];
 
   install_seccomp();
-  for (current_case = 0; current_case < count; current_case++) {
+  for (current_case = first; current_case - first < count; current_case++) {
     if (current_case == crash_at) {
-      flush_out();
       static volatile uint32_t *volatile bad_pointer = (volatile uint32_t *)8;
       *bad_pointer = 0; /* the test hook: a runner bug */
     }
