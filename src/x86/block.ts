@@ -15,6 +15,12 @@ import { OpFlag } from './table.js';
 const MAX_BLOCK_INSNS = 64;
 const CACHE_SIZE = 1 << 16;
 
+/** A block turned into one JavaScript function: runs it all, returns instructions retired. */
+export type CompiledBlock = (cpu: Cpu, base: number) => number;
+
+/** Executions after which a block is compiled. */
+const COMPILE_THRESHOLD = 32;
+
 export class Block {
   constructor(
     readonly insns: Insn[],
@@ -25,6 +31,40 @@ export class Block {
     readonly length: number,
   ) {}
   valid = true;
+  executions = 0;
+  compiled: CompiledBlock | undefined = undefined;
+
+  /** Counts an execution; compiles the block when it has become hot. */
+  heat(): void {
+    if (++this.executions === COMPILE_THRESHOLD) this.compiled = compileBlock(this.insns);
+  }
+
+  /** The index of the instruction at `offset` bytes into the block. */
+  indexAt(offset: number): number {
+    const insns = this.insns;
+    for (let i = 0; i < insns.length; i++) if (insns[i]!.offset === offset) return i;
+    return 0;
+  }
+}
+
+/**
+ * Straight-line code for a block: one call per instruction, each call site seeing a single
+ * handler, so V8 inlines the handlers and folds their constants — a JIT tier built from the
+ * interpreter's own handlers.
+ */
+function compileBlock(insns: Insn[]): CompiledBlock {
+  const names: string[] = [];
+  const values: unknown[] = [];
+  const lines: string[] = [];
+  insns.forEach((insn, index) => {
+    names.push(`h${index}`, `i${index}`);
+    values.push(insn.exec, insn);
+    lines.push(`cpu.ripLo = (base + ${insn.offset}) | 0;`);
+    lines.push(`h${index}(cpu, i${index});`);
+    lines.push(index === insns.length - 1 ? `return ${index + 1};` : `if (cpu.stop) return ${index + 1};`);
+  });
+  const factory = new Function(...names, `return function block(cpu, base) {\n${lines.join('\n')}\n};`);
+  return factory(...values) as CompiledBlock;
 }
 
 /** Reads instruction bytes from machine memory, crossing into the next page through the MMU. */

@@ -3,12 +3,14 @@
  * Decoding is in decoder.ts, instruction semantics in isa/, paging in mmu.ts, exception
  * delivery in exceptions.ts. The CPU knows nothing of Xen.
  */
-import { BlockCache } from './block.js';
+import './v8-tuning.js';
+import { type Block, BlockCache } from './block.js';
 import { deliverException, deliverInterrupt } from './exceptions.js';
 import { ExitInfo, ExitReason } from './exit.js';
 import { Fault, Restart } from './fault.js';
 import { Flag, Lazy, LazyOp, readFlags } from './flags.js';
 import { FpuState } from './fpu/state.js';
+import type { Insn } from './insn.js';
 import type { SecondStage } from './memory.js';
 import { TLB_SIZE, flushTlb } from './mmu.js';
 import { type CpuPolicy, defaultPolicy } from './policy.js';
@@ -313,19 +315,30 @@ export class Cpu {
       this.interruptShadow = false;
       this.stop = false;
       let done = 0;
+      let compiledBlock: Block | undefined;
+      let blockBase = 0;
       try {
         const block = this.blocks.fetch(this);
         const insns = block.insns;
         const remaining = end - this.instret;
-        const limit = shadow ? 1 : insns.length < remaining ? insns.length : remaining;
         const base = this.ripLo;
-        let insn = insns[0]!;
-        for (;;) {
-          this.ripLo = (base + insn.offset) | 0;
-          insn.exec(this, insn);
-          done++;
-          if (this.stop || done === limit) break;
-          insn = insns[done]!;
+        blockBase = base;
+        let insn: Insn;
+        if (block.compiled !== undefined && !shadow && insns.length <= remaining) {
+          compiledBlock = block;
+          done = block.compiled(this, base);
+          insn = insns[done - 1]!;
+        } else {
+          block.heat();
+          const limit = shadow ? 1 : insns.length < remaining ? insns.length : remaining;
+          insn = insns[0]!;
+          for (;;) {
+            this.ripLo = (base + insn.offset) | 0;
+            insn.exec(this, insn);
+            done++;
+            if (this.stop || done === limit) break;
+            insn = insns[done]!;
+          }
         }
         if (!insn.branch) {
           const next = (base + insn.offset + insn.len) | 0;
@@ -333,6 +346,9 @@ export class Cpu {
         }
         this.instret += done;
       } catch (error) {
+        // A compiled block does not count as it goes: the faulting instruction's RIP says
+        // how far it got.
+        if (compiledBlock !== undefined) done = compiledBlock.indexAt((this.ripLo - blockBase) | 0);
         this.instret += done;
         if (error instanceof Fault) {
           if (!this.raise(error.vector, error.errorCode)) return exit;
