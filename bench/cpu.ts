@@ -28,11 +28,26 @@ const WORKLOADS: Workload[] = [
 
 function build(directory: string, workload: Workload): string {
   const output = join(directory, workload.name);
-  const result = spawnSync('gcc', [
-    '-O2', '-static', '-nostdlib', '-ffreestanding', '-fno-pic', '-no-pie', '-mgeneral-regs-only',
-    '-fno-tree-loop-distribute-patterns', '-fno-stack-protector',
-    `-DWORKLOAD=${workload.id}`, `-DITERATIONS=${workload.iterations}`, '-o', output, SOURCE,
-  ], { encoding: 'utf8' });
+  const result = spawnSync(
+    'gcc',
+    [
+      '-O2',
+      '-static',
+      '-nostdlib',
+      '-ffreestanding',
+      '-fno-pic',
+      '-no-pie',
+      '-mgeneral-regs-only',
+      '-fno-tree-loop-distribute-patterns',
+      '-fno-stack-protector',
+      `-DWORKLOAD=${workload.id}`,
+      `-DITERATIONS=${workload.iterations}`,
+      '-o',
+      output,
+      SOURCE,
+    ],
+    { encoding: 'utf8' },
+  );
   if (result.status !== 0) throw new Error(`gcc failed for ${workload.name}: ${result.stderr}`);
   return output;
 }
@@ -44,7 +59,8 @@ function timeCommand(command: string, args: string[], runs: number): number {
     const start = process.hrtime.bigint();
     const result = spawnSync(command, args, { stdio: 'ignore' });
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${result.status}`);
+    if (result.status !== 0)
+      throw new Error(`${command} ${args.join(' ')} exited with ${result.status}`);
     best = Math.min(best, seconds);
   }
   return best;
@@ -56,13 +72,22 @@ export function benchCpu(report: (name: string, value: number, unit: string) => 
     for (const workload of WORKLOADS) {
       const program = build(directory, workload);
       const machine = new TestMachine(24576);
-      loadProgram(machine, new Uint8Array(readFileSync(program)), workload.smallPages ? 128 << 20 : 0);
+      loadProgram(
+        machine,
+        new Uint8Array(readFileSync(program)),
+        workload.smallPages ? 128 << 20 : 0,
+      );
       const run = runProgram(machine);
-      if (machine.cpu.gpr[0] !== 60) throw new Error(`${workload.name} did not reach its exit (exit ${run.exit.reason})`);
+      if (machine.cpu.gpr[0] !== 60)
+        throw new Error(`${workload.name} did not reach its exit (exit ${run.exit.reason})`);
       const millions = run.instructions / 1e6;
       report(`cpu.mips.${workload.name}`, millions / run.seconds, 'MIPS');
       report(`cpu.mips.${workload.name}.native`, millions / timeCommand(program, [], 5), 'MIPS');
-      report(`cpu.mips.${workload.name}.qemu_tcg`, millions / timeCommand('qemu-x86_64', [program], 3), 'MIPS');
+      report(
+        `cpu.mips.${workload.name}.qemu_tcg`,
+        millions / timeCommand('qemu-x86_64', [program], 3),
+        'MIPS',
+      );
       report(`cpu.instructions.${workload.name}`, millions, 'M');
     }
   } finally {

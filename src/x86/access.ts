@@ -20,7 +20,11 @@ function slowTranslate(cpu: Cpu, lo: number, hi: number, access: Access, user: b
 /** The machine address of a readable byte range that does not cross a page, or -1 for MMIO. */
 function readAddress(cpu: Cpu, lo: number, hi: number): number {
   const index = (lo >>> 12) & TLB_MASK;
-  if (cpu.tlbTagLo[index] === (lo & ~0xfff) && cpu.tlbTagHi[index] === hi && cpu.tlbFlags[index]! & cpu.readMask) {
+  if (
+    cpu.tlbTagLo[index] === (lo & ~0xfff) &&
+    cpu.tlbTagHi[index] === hi &&
+    cpu.tlbFlags[index]! & cpu.readMask
+  ) {
     return cpu.tlbAddr[index]! + (lo & 0xfff);
   }
   return slowTranslate(cpu, lo, hi, Access.Read, cpu.cpl === 3);
@@ -28,7 +32,11 @@ function readAddress(cpu: Cpu, lo: number, hi: number): number {
 
 function writeAddress(cpu: Cpu, lo: number, hi: number): number {
   const index = (lo >>> 12) & TLB_MASK;
-  if (cpu.tlbTagLo[index] === (lo & ~0xfff) && cpu.tlbTagHi[index] === hi && cpu.tlbFlags[index]! & cpu.writeMask) {
+  if (
+    cpu.tlbTagLo[index] === (lo & ~0xfff) &&
+    cpu.tlbTagHi[index] === hi &&
+    cpu.tlbFlags[index]! & cpu.writeMask
+  ) {
     return cpu.tlbAddr[index]! + (lo & 0xfff);
   }
   const address = slowTranslate(cpu, lo, hi, Access.Write, cpu.cpl === 3);
@@ -49,14 +57,16 @@ export function read8(cpu: Cpu, lo: number, hi: number): number {
 }
 
 export function read16(cpu: Cpu, lo: number, hi: number): number {
-  if ((lo & 0xfff) > 0xffe) return read8(cpu, lo, hi) | (read8(cpu, (lo + 1) | 0, carry(lo, hi, 1)) << 8);
+  if ((lo & 0xfff) > 0xffe)
+    return read8(cpu, lo, hi) | (read8(cpu, (lo + 1) | 0, carry(lo, hi, 1)) << 8);
   const address = readAddress(cpu, lo, hi);
   if (address < 0) return mmioRead(cpu, 2);
   return cpu.view.getUint16(address, true);
 }
 
 export function read32(cpu: Cpu, lo: number, hi: number): number {
-  if ((lo & 0xfff) > 0xffc) return read16(cpu, lo, hi) | (read16(cpu, (lo + 2) | 0, carry(lo, hi, 2)) << 16);
+  if ((lo & 0xfff) > 0xffc)
+    return read16(cpu, lo, hi) | (read16(cpu, (lo + 2) | 0, carry(lo, hi, 2)) << 16);
   const address = readAddress(cpu, lo, hi);
   if (address < 0) return mmioRead(cpu, 4);
   return cpu.view.getInt32(address, true);
@@ -80,7 +90,10 @@ export function read64(cpu: Cpu, lo: number, hi: number): number {
 
 export function write8(cpu: Cpu, lo: number, hi: number, value: number): void {
   const address = writeAddress(cpu, lo, hi);
-  if (address < 0) return mmioWrite(cpu, 1, value & 0xff, 0);
+  if (address < 0) {
+    mmioWrite(cpu, 1, value & 0xff, 0);
+    return;
+  }
   cpu.mem[address] = value;
 }
 
@@ -92,7 +105,10 @@ export function write16(cpu: Cpu, lo: number, hi: number, value: number): void {
     return;
   }
   const address = writeAddress(cpu, lo, hi);
-  if (address < 0) return mmioWrite(cpu, 2, value & 0xffff, 0);
+  if (address < 0) {
+    mmioWrite(cpu, 2, value & 0xffff, 0);
+    return;
+  }
   cpu.view.setUint16(address, value, true);
 }
 
@@ -104,7 +120,10 @@ export function write32(cpu: Cpu, lo: number, hi: number, value: number): void {
     return;
   }
   const address = writeAddress(cpu, lo, hi);
-  if (address < 0) return mmioWrite(cpu, 4, value, 0);
+  if (address < 0) {
+    mmioWrite(cpu, 4, value, 0);
+    return;
+  }
   cpu.view.setInt32(address, value, true);
 }
 
@@ -116,7 +135,10 @@ export function write64(cpu: Cpu, lo: number, hi: number, valueLo: number, value
     return;
   }
   const address = writeAddress(cpu, lo, hi);
-  if (address < 0) return mmioWrite(cpu, 8, valueLo, valueHi);
+  if (address < 0) {
+    mmioWrite(cpu, 8, valueLo, valueHi);
+    return;
+  }
   cpu.view.setInt32(address, valueLo, true);
   cpu.view.setInt32(address + 4, valueHi, true);
 }
@@ -135,7 +157,7 @@ function carry(lo: number, hi: number, small: number): number {
 function mmioAddress(cpu: Cpu, access: Access): void {
   const exit = cpu.exit;
   const gpa = cpu.lastGuestPhysical;
-  exit.address = gpa % 2 ** 32 | 0;
+  exit.address = (gpa % 2 ** 32) | 0;
   exit.addressHi = Math.floor(gpa / 2 ** 32);
   exit.write = access === Access.Write;
 }
@@ -164,7 +186,11 @@ function mmioWrite(cpu: Cpu, size: number, value: number, valueHi: number): void
 /** Instruction fetch: the machine address of lo/hi for execution, or -1 (no frame). */
 export function fetchAddress(cpu: Cpu, lo: number, hi: number): number {
   const index = (lo >>> 12) & TLB_MASK;
-  if (cpu.tlbTagLo[index] === (lo & ~0xfff) && cpu.tlbTagHi[index] === hi && cpu.tlbFlags[index]! & cpu.execMask) {
+  if (
+    cpu.tlbTagLo[index] === (lo & ~0xfff) &&
+    cpu.tlbTagHi[index] === hi &&
+    cpu.tlbFlags[index]! & cpu.execMask
+  ) {
     return cpu.tlbAddr[index]! + (lo & 0xfff);
   }
   return slowTranslate(cpu, lo, hi, Access.Exec, cpu.cpl === 3);
@@ -179,7 +205,10 @@ export function readSystem32(cpu: Cpu, lo: number, hi: number): number {
 
 export function writeSystem32(cpu: Cpu, lo: number, hi: number, value: number): void {
   const address = slowTranslate(cpu, lo, hi, Access.Write, false);
-  if (address < 0 || (lo & 0xfff) > 0xffc) return write32(cpu, lo, hi, value);
+  if (address < 0 || (lo & 0xfff) > 0xffc) {
+    write32(cpu, lo, hi, value);
+    return;
+  }
   noteWrite(cpu, address);
   cpu.view.setInt32(address, value, true);
 }

@@ -61,9 +61,14 @@ function compileBlock(insns: Insn[]): CompiledBlock {
     values.push(insn.exec, insn);
     lines.push(`cpu.ripLo = (base + ${insn.offset}) | 0;`);
     lines.push(`h${index}(cpu, i${index});`);
-    lines.push(index === insns.length - 1 ? `return ${index + 1};` : `if (cpu.stop) return ${index + 1};`);
+    lines.push(
+      index === insns.length - 1 ? `return ${index + 1};` : `if (cpu.stop) return ${index + 1};`,
+    );
   });
-  const factory = new Function(...names, `return function block(cpu, base) {\n${lines.join('\n')}\n};`);
+  const factory = new Function(
+    ...names,
+    `return function block(cpu, base) {\n${lines.join('\n')}\n};`,
+  );
   return factory(...values) as CompiledBlock;
 }
 
@@ -111,7 +116,7 @@ class PageSource implements ByteSource {
 
 function nextPageLinear(cpu: Cpu, lo: number, hi: number): { lo: number; hi: number } {
   const nextLo = ((lo & ~0xfff) + 0x1000) | 0;
-  const wrapped = (nextLo >>> 0) < (lo >>> 0);
+  const wrapped = nextLo >>> 0 < lo >>> 0;
   if (cpu.codeSize !== 64) return { lo: nextLo, hi: 0 };
   return { lo: nextLo, hi: wrapped ? (hi + 1) | 0 : hi };
 }
@@ -141,7 +146,12 @@ export class BlockCache {
     if (address < 0) throw new Fault(Vector.GP, 0);
     const slot = (address ^ (address / CACHE_SIZE)) & (CACHE_SIZE - 1);
     const cached = this.cache[slot];
-    if (cached !== undefined && cached.address === address && cached.codeSize === cpu.codeSize && cached.valid) {
+    if (
+      cached !== undefined &&
+      cached.address === address &&
+      cached.codeSize === cpu.codeSize &&
+      cached.valid
+    ) {
       return cached;
     }
     const block = this.decodeBlock(cpu, address, lo, hi);
@@ -150,7 +160,8 @@ export class BlockCache {
   }
 
   private decodeBlock(cpu: Cpu, address: number, lo: number, hi: number): Block {
-    const source = (this.source ??= new PageSource(cpu, cpu.mem));
+    if (this.source === undefined) this.source = new PageSource(cpu, cpu.mem);
+    const source = this.source;
     const insns: Insn[] = [];
     let offset = 0;
     let crossesPage = false;

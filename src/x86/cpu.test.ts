@@ -20,7 +20,10 @@ function machineWithIdt(code: number[]): TestMachine {
   for (let vector = 0; vector < 256; vector++) {
     const handler = HANDLERS + vector * 16;
     // mov dword [RECORD], vector ; hlt ; jmp back to hlt
-    machine.write(handler, new Uint8Array([0xc7, 0x04, 0x25, ...le32(RECORD), ...le32(vector), 0xf4, 0xeb, 0xfd]));
+    machine.write(
+      handler,
+      new Uint8Array([0xc7, 0x04, 0x25, ...le32(RECORD), ...le32(vector), 0xf4, 0xeb, 0xfd]),
+    );
     machine.write32(IDT + vector * 16, (0x08 << 16) | (handler & 0xffff));
     machine.write32(IDT + vector * 16 + 4, (handler & 0xffff0000) | 0x8e00);
     machine.write32(IDT + vector * 16 + 8, 0);
@@ -37,7 +40,8 @@ function le32(value: number): number[] {
   return [value & 0xff, (value >> 8) & 0xff, (value >> 16) & 0xff, (value >>> 24) & 0xff];
 }
 
-const recorded = (machine: TestMachine): number => new DataView(machine.read(RECORD, 4).buffer).getInt32(0, true);
+const recorded = (machine: TestMachine): number =>
+  new DataView(machine.read(RECORD, 4).buffer).getInt32(0, true);
 
 describe('run loop', () => {
   test('an injected interrupt is delivered through the IDT when IF=1', () => {
@@ -53,7 +57,11 @@ describe('run loop', () => {
     assert.equal(recorded(machine), 0x40);
     assert.equal(cpu.flags & Flag.IF, 0, 'an interrupt gate clears IF');
     const frame = new DataView(machine.read(cpu.gpr[8]!, 40).buffer);
-    assert.equal(frame.getUint32(0, true), CODE + 2, 'the NOP in the STI shadow ran before the interrupt');
+    assert.equal(
+      frame.getUint32(0, true),
+      CODE + 2,
+      'the NOP in the STI shadow ran before the interrupt',
+    );
     assert.equal(frame.getUint32(8, true), 0x08);
     assert.ok(frame.getUint32(16, true) & Flag.IF, 'the saved RFLAGS has IF set');
   });
@@ -100,7 +108,9 @@ describe('run loop', () => {
     // c6 05 01 00 00 00 42 : mov byte [rip + 1], 0x42   (7 bytes; rip+1 → the imm8 below)
     // b0 00                : mov al, 0x00  → becomes mov al, 0x42
     // 0f 01 c1             : vmcall
-    const machine = machineWithIdt([0xc6, 0x05, 0x01, 0x00, 0x00, 0x00, 0x42, 0xb0, 0x00, 0x0f, 0x01, 0xc1]);
+    const machine = machineWithIdt([
+      0xc6, 0x05, 0x01, 0x00, 0x00, 0x00, 0x42, 0xb0, 0x00, 0x0f, 0x01, 0xc1,
+    ]);
     const exit = machine.cpu.run(100);
     assert.equal(exit.reason, ExitReason.Hypercall);
     assert.equal(machine.cpu.gpr[0]! & 0xff, 0x42);
@@ -134,7 +144,14 @@ describe('arbitrary bytes', () => {
       cpu.gpr[0] = random() | 0;
       cpu.gpr[6] = CODE; // rbx-ish bases pointing at mapped memory make loads likelier to succeed
       let exit = cpu.run(2000);
-      for (let step = 0; step < 4 && (exit.reason === ExitReason.PortIo || exit.reason === ExitReason.Mmio || exit.reason === ExitReason.Msr); step++) {
+      for (
+        let step = 0;
+        step < 4 &&
+        (exit.reason === ExitReason.PortIo ||
+          exit.reason === ExitReason.Mmio ||
+          exit.reason === ExitReason.Msr);
+        step++
+      ) {
         if (!exit.write) cpu.completeRead(0);
         exit = cpu.run(2000);
       }

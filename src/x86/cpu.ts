@@ -12,7 +12,7 @@ import { Flag, Lazy, LazyOp, readFlags } from './flags.js';
 import { FpuState } from './fpu/state.js';
 import type { Insn } from './insn.js';
 import type { SecondStage } from './memory.js';
-import { TLB_SIZE, flushTlb } from './mmu.js';
+import { flushTlb, TLB_SIZE } from './mmu.js';
 import { type CpuPolicy, defaultPolicy } from './policy.js';
 import { Seg } from './segments.js';
 
@@ -302,7 +302,11 @@ export class Cpu {
       if (this.stopRequested) return this.exitWith(ExitReason.Stopped);
       if (this.instret >= end) return this.exitWith(ExitReason.Budget);
       if (!this.interruptShadow) {
-        if (this.pendingException >= 0 || this.nmiPending || (this.pendingInterrupt >= 0 && this.flags & Flag.IF)) {
+        if (
+          this.pendingException >= 0 ||
+          this.nmiPending ||
+          (this.pendingInterrupt >= 0 && this.flags & Flag.IF)
+        ) {
           if (!this.deliverPending()) return exit;
         } else if (this.interruptWindowRequested && this.flags & Flag.IF) {
           this.interruptWindowRequested = false;

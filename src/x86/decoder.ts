@@ -128,24 +128,20 @@ export class Decoder {
     let slot: Slot | undefined = map[opcode & 0xff];
     let ssePrefix = 0;
     if (slot !== undefined && 'prefixed' in slot) {
-      const p = slot.prefixed;
-      const chosen =
-        lastSsePrefix === 0xf2 && p.pf2 ? ((ssePrefix = 0xf2), p.pf2)
-        : lastSsePrefix === 0xf3 && p.pf3 ? ((ssePrefix = 0xf3), p.pf3)
-        : opsizeOverride && p.p66 ? ((ssePrefix = 0x66), p.p66)
-        : p.none;
-      slot = chosen;
+      ssePrefix = mandatoryPrefix(slot.prefixed, lastSsePrefix, opsizeOverride);
+      slot = prefixedSlot(slot.prefixed, ssePrefix);
     }
-    // Groups and prefixed slots need the ModRM byte to pick the entry.
+    // Groups need the ModRM byte to pick the entry.
     let modrm = -1;
     if (slot !== undefined && 'group' in slot) {
       modrm = next();
       const reg = (modrm >> 3) & 7;
       const forms = slot.registerForms?.[reg];
-      slot = (modrm >> 6) === 3 && forms?.[modrm & 7] !== undefined ? forms[modrm & 7] : slot.group[reg];
+      slot =
+        modrm >> 6 === 3 && forms?.[modrm & 7] !== undefined ? forms[modrm & 7] : slot.group[reg];
       if (slot !== undefined && 'prefixed' in slot) {
-        const p = slot.prefixed;
-        slot = lastSsePrefix === 0xf3 && p.pf3 ? p.pf3 : lastSsePrefix === 0xf2 && p.pf2 ? p.pf2 : opsizeOverride && p.p66 ? p.p66 : p.none;
+        ssePrefix = mandatoryPrefix(slot.prefixed, lastSsePrefix, opsizeOverride);
+        slot = prefixedSlot(slot.prefixed, ssePrefix);
       }
     }
     const entry: OpEntry = slot !== undefined && 'exec' in slot ? slot : invalid;
@@ -165,10 +161,16 @@ export class Decoder {
       else if (opsizeOverride) opsize = 16;
       else opsize = flags & OpFlag.Default64 ? 64 : 32;
     } else {
-      opsize = codeSize === 32 !== opsizeOverride ? 32 : 16;
+      opsize = (codeSize === 32) !== opsizeOverride ? 32 : 16;
       if (flags & OpFlag.Size64InLongMode) opsize = 32;
     }
-    const adsize = long ? (adsizeOverride ? 32 : 64) : codeSize === 32 !== adsizeOverride ? 32 : 16;
+    const adsize = long
+      ? adsizeOverride
+        ? 32
+        : 64
+      : (codeSize === 32) !== adsizeOverride
+        ? 32
+        : 16;
     insn.opsize = opsize;
     insn.adsize = adsize;
 
@@ -202,7 +204,7 @@ export class Decoder {
           insn.index = index;
           if (base === 5) defaultSegment = Seg.SS;
           if (mod === 1) insn.dispLo = (next() << 24) >> 24;
-          else if (mod === 2) insn.dispLo = (next() | (next() << 8)) << 16 >> 16;
+          else if (mod === 2) insn.dispLo = ((next() | (next() << 8)) << 16) >> 16;
         }
         insn.dispHi = 0;
       } else {
@@ -227,7 +229,8 @@ export class Decoder {
         }
         let disp = 0;
         if (mod === 1) disp = (next() << 24) >> 24;
-        else if (mod === 2 || (mod === 0 && insn.base < 0) ) disp = next() | (next() << 8) | (next() << 16) | (next() << 24);
+        else if (mod === 2 || (mod === 0 && insn.base < 0))
+          disp = next() | (next() << 8) | (next() << 16) | (next() << 24);
         insn.dispLo = disp;
         insn.dispHi = disp >> 31;
       }
@@ -271,7 +274,10 @@ export class Decoder {
         insn.imm2 = next();
         break;
       case Imm.Ap:
-        insn.immLo = opsize === 16 ? next() | (next() << 8) : next() | (next() << 8) | (next() << 16) | (next() << 24);
+        insn.immLo =
+          opsize === 16
+            ? next() | (next() << 8)
+            : next() | (next() << 8) | (next() << 16) | (next() << 24);
         insn.imm2 = next() | (next() << 8);
         break;
       case Imm.Ob: {
@@ -292,6 +298,29 @@ export class Decoder {
     this.lastFlags = undefinedForm ? OpFlag.EndsBlock : flags;
     insn.branch = !undefinedForm && (flags & OpFlag.Branch) !== 0;
     return insn;
+  }
+}
+
+type Prefixed = { none?: Slot; p66?: Slot; pf3?: Slot; pf2?: Slot };
+
+/** Which mandatory prefix selects the entry: F2/F3 (the last one given) before 66. */
+function mandatoryPrefix(p: Prefixed, lastSsePrefix: number, opsizeOverride: boolean): number {
+  if (lastSsePrefix === 0xf2 && p.pf2) return 0xf2;
+  if (lastSsePrefix === 0xf3 && p.pf3) return 0xf3;
+  if (opsizeOverride && p.p66) return 0x66;
+  return 0;
+}
+
+function prefixedSlot(p: Prefixed, prefix: number): Slot | undefined {
+  switch (prefix) {
+    case 0xf2:
+      return p.pf2;
+    case 0xf3:
+      return p.pf3;
+    case 0x66:
+      return p.p66;
+    default:
+      return p.none;
   }
 }
 

@@ -5,11 +5,11 @@
  * delivering #DF is a triple fault: the vCPU shuts down.
  */
 import { read16, read32, write16, write32, write64 } from './access.js';
-import { Cr0, type Cpu, SegAttrBits } from './cpu.js';
+import { type Cpu, Cr0, SegAttrBits } from './cpu.js';
 import { ExitReason } from './exit.js';
 import { Fault, Vector } from './fault.js';
 import { Flag, readFlags } from './flags.js';
-import { readDescriptor, Seg, setSegmentFromDescriptor, descriptorAttributes } from './segments.js';
+import { descriptorAttributes, readDescriptor, Seg, setSegmentFromDescriptor } from './segments.js';
 
 /** How an event arose: it decides privilege checks and the error code. */
 export const enum EventKind {
@@ -22,7 +22,8 @@ export const enum EventKind {
 }
 
 const CONTRIBUTORY = (1 << 0) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 13);
-const HAS_ERROR_CODE = (1 << 8) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 14) | (1 << 17) | (1 << 21);
+const HAS_ERROR_CODE =
+  (1 << 8) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 14) | (1 << 17) | (1 << 21);
 
 /** Delivers an exception; false when the vCPU shut down (triple fault). */
 export function deliverException(cpu: Cpu, vector: number, errorCode: number): boolean {
@@ -34,10 +35,14 @@ export function deliverException(cpu: Cpu, vector: number, errorCode: number): b
       return true;
     } catch (error) {
       if (!(error instanceof Fault)) throw error;
-      if (current === Vector.DF) return shutdown(cpu, `triple fault (fault ${error.vector} while delivering #DF)`);
+      if (current === Vector.DF)
+        return shutdown(cpu, `triple fault (fault ${error.vector} while delivering #DF)`);
       const firstContributory = (CONTRIBUTORY >> current) & 1;
       const secondContributory = (CONTRIBUTORY >> error.vector) & 1 || error.vector === Vector.PF;
-      if ((firstContributory && (CONTRIBUTORY >> error.vector) & 1) || (current === Vector.PF && secondContributory)) {
+      if (
+        (firstContributory && (CONTRIBUTORY >> error.vector) & 1) ||
+        (current === Vector.PF && secondContributory)
+      ) {
         current = Vector.DF;
         code = 0;
       } else {
@@ -156,7 +161,8 @@ function readGate(cpu: Cpu, vector: number, kind: EventKind, size: 8 | 16): numb
   const hi = dwords[1]!;
   const type = (hi >> 8) & 0x1f;
   const dpl = (hi >> 13) & 3;
-  const valid = size === 16 ? type === 0x0e || type === 0x0f : [0x05, 0x06, 0x07, 0x0e, 0x0f].includes(type);
+  const valid =
+    size === 16 ? type === 0x0e || type === 0x0f : [0x05, 0x06, 0x07, 0x0e, 0x0f].includes(type);
   if (!valid) throw new Fault(Vector.GP, idtError);
   if (kind === EventKind.Software && dpl < cpu.cpl) throw new Fault(Vector.GP, idtError);
   if (!(hi & 0x8000)) throw new Fault(Vector.NP, idtError);
@@ -164,7 +170,10 @@ function readGate(cpu: Cpu, vector: number, kind: EventKind, size: 8 | 16): numb
 }
 
 /** Loads the handler's code segment; returns its DPL (the new CPL). */
-function handlerCodeSegment(cpu: Cpu, selector: number): { dpl: number; descriptor: ReturnType<typeof readDescriptor> } {
+function handlerCodeSegment(
+  cpu: Cpu,
+  selector: number,
+): { dpl: number; descriptor: ReturnType<typeof readDescriptor> } {
   if ((selector & ~3) === 0) throw new Fault(Vector.GP, 0);
   const descriptor = readDescriptor(cpu, selector);
   const attr = descriptorAttributes(descriptor.hi);
@@ -180,7 +189,8 @@ function handlerCodeSegment(cpu: Cpu, selector: number): { dpl: number; descript
 function tssStack32(cpu: Cpu, ring: number): [number, number] {
   const base = cpu.segBaseLo[Seg.TR]!;
   const offset = 4 + ring * 8;
-  if (offset + 5 > cpu.segLimit[Seg.TR]! >>> 0) throw new Fault(Vector.TS, cpu.segSel[Seg.TR]! & 0xfffc);
+  if (offset + 5 > cpu.segLimit[Seg.TR]! >>> 0)
+    throw new Fault(Vector.TS, cpu.segSel[Seg.TR]! & 0xfffc);
   const supervisor = cpu.cpl;
   cpu.cpl = 0;
   cpu.updateTlbMasks();
@@ -197,7 +207,7 @@ function deliverProtected(cpu: Cpu, vector: number, kind: EventKind, errorCode: 
   const type = (hi >> 8) & 0x1f;
   if (type === 0x05) throw new Fault(Vector.GP, vector * 8 + 2); // task gates: not supported
   const gate32 = (type & 8) !== 0;
-  const offset = gate32 ? ((lo & 0xffff) | (hi & 0xffff0000)) | 0 : lo & 0xffff;
+  const offset = gate32 ? (lo & 0xffff) | (hi & 0xffff0000) | 0 : lo & 0xffff;
   const selector = lo >>> 16;
   const oldFlags = readFlags(cpu);
   const oldCs = cpu.segSel[Seg.CS]!;
@@ -207,7 +217,10 @@ function deliverProtected(cpu: Cpu, vector: number, kind: EventKind, errorCode: 
   const fromVm86 = (oldFlags & Flag.VM) !== 0;
   const { dpl, descriptor } = handlerCodeSegment(cpu, selector);
   const push = (value: number): void => {
-    const esp = cpu.stackSize === 32 ? (cpu.gpr[8]! - (gate32 ? 4 : 2)) | 0 : (cpu.gpr[8]! & ~0xffff) | ((cpu.gpr[8]! - (gate32 ? 4 : 2)) & 0xffff);
+    const esp =
+      cpu.stackSize === 32
+        ? (cpu.gpr[8]! - (gate32 ? 4 : 2)) | 0
+        : (cpu.gpr[8]! & ~0xffff) | ((cpu.gpr[8]! - (gate32 ? 4 : 2)) & 0xffff);
     const address = (cpu.segBaseLo[Seg.SS]! + (cpu.stackSize === 32 ? esp : esp & 0xffff)) | 0;
     if (gate32) write32(cpu, address, 0, value);
     else write16(cpu, address, 0, value);
@@ -252,7 +265,7 @@ function deliverLong(cpu: Cpu, vector: number, kind: EventKind, errorCode: numbe
   const type = (hi >> 8) & 0x1f;
   const selector = lo >>> 16;
   const ist = hi & 7;
-  const targetLo = ((lo & 0xffff) | (hi & 0xffff0000)) | 0;
+  const targetLo = (lo & 0xffff) | (hi & 0xffff0000) | 0;
   const targetHi = hi2;
   const oldFlags = readFlags(cpu);
   const oldCs = cpu.segSel[Seg.CS]!;
@@ -262,13 +275,15 @@ function deliverLong(cpu: Cpu, vector: number, kind: EventKind, errorCode: numbe
   const oldRspLo = cpu.gpr[8]!;
   const oldRspHi = cpu.gpr[9]!;
   const { dpl, descriptor } = handlerCodeSegment(cpu, selector);
-  if (!(descriptorAttributes(descriptor.hi) & SegAttrBits.L)) throw new Fault(Vector.GP, selector & 0xfffc);
+  if (!(descriptorAttributes(descriptor.hi) & SegAttrBits.L))
+    throw new Fault(Vector.GP, selector & 0xfffc);
   let rspLo = oldRspLo;
   let rspHi = oldRspHi;
   if (ist !== 0 || dpl < cpu.cpl) {
     // The new stack comes from the 64-bit TSS: RSP0-2 at 4, IST1-7 at 36.
     const offset = ist !== 0 ? 36 + (ist - 1) * 8 : 4 + dpl * 8;
-    if (offset + 7 > cpu.segLimit[Seg.TR]! >>> 0) throw new Fault(Vector.TS, cpu.segSel[Seg.TR]! & 0xfffc);
+    if (offset + 7 > cpu.segLimit[Seg.TR]! >>> 0)
+      throw new Fault(Vector.TS, cpu.segSel[Seg.TR]! & 0xfffc);
     const base = cpu.segBaseLo[Seg.TR]!;
     const baseHi = cpu.segBaseHi[Seg.TR]!;
     const supervisor = cpu.cpl;

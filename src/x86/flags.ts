@@ -145,14 +145,16 @@ export function arithFlags(lazy: Int32Array): number {
       return flags;
     case LazyOp.Add:
     case LazyOp.Adc1: {
-      const carry = below(size, res, resHi, a, aHi) || (op === LazyOp.Adc1 && equal(size, res, resHi, a, aHi));
+      const carry =
+        below(size, res, resHi, a, aHi) || (op === LazyOp.Adc1 && equal(size, res, resHi, a, aHi));
       if (carry) flags |= Flag.CF;
       if (signOf(size, (a ^ res) & (b ^ res), (aHi ^ resHi) & (bHi ^ resHi))) flags |= Flag.OF;
       break;
     }
     case LazyOp.Sub:
     case LazyOp.Sbb1: {
-      const borrow = below(size, a, aHi, b, bHi) || (op === LazyOp.Sbb1 && equal(size, a, aHi, b, bHi));
+      const borrow =
+        below(size, a, aHi, b, bHi) || (op === LazyOp.Sbb1 && equal(size, a, aHi, b, bHi));
       if (borrow) flags |= Flag.CF;
       if (signOf(size, (a ^ b) & (a ^ res), (aHi ^ bHi) & (aHi ^ resHi))) flags |= Flag.OF;
       break;
@@ -266,9 +268,9 @@ export function condition(cpu: Cpu, cc: number): boolean {
 function less(size: number, aLo: number, aHi: number, bLo: number, bHi: number): boolean {
   switch (size) {
     case 8:
-      return (aLo << 24) < (bLo << 24);
+      return aLo << 24 < bLo << 24;
     case 16:
-      return (aLo << 16) < (bLo << 16);
+      return aLo << 16 < bLo << 16;
     case 32:
       return aLo < bLo;
     default:

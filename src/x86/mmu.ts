@@ -3,7 +3,7 @@
  * software TLB. Supports no paging, 32-bit paging (4 KiB/4 MiB pages), PAE and 4-level
  * paging (4 KiB/2 MiB/1 GiB pages), NX, WP, U/S, global pages, accessed and dirty bits.
  */
-import { Cr0, Cr4, type Cpu, Efer, TlbBits } from './cpu.js';
+import { type Cpu, Cr0, Cr4, Efer, TlbBits } from './cpu.js';
 import { Fault, Vector } from './fault.js';
 import { P2m } from './memory.js';
 
@@ -28,7 +28,12 @@ const enum PfError {
 }
 
 const ALL_ACCESS =
-  TlbBits.ReadSup | TlbBits.ReadUser | TlbBits.WriteSup | TlbBits.WriteUser | TlbBits.ExecSup | TlbBits.ExecUser;
+  TlbBits.ReadSup |
+  TlbBits.ReadUser |
+  TlbBits.WriteSup |
+  TlbBits.WriteUser |
+  TlbBits.ExecSup |
+  TlbBits.ExecUser;
 
 export function flushTlb(cpu: Cpu, global: boolean): void {
   const flags = cpu.tlbFlags;
@@ -106,7 +111,8 @@ export function translate(cpu: Cpu, lo: number, hi: number, access: Access, user
   const entry = gfn < cpu.p2m.length ? cpu.p2m[gfn]! : P2m.None;
   cpu.lastGuestPhysical = gpa;
   if (entry < 0) return -1;
-  if (entry & (P2m.ReadOnly | P2m.LogDirty) || !dirty) allowed &= ~(TlbBits.WriteSup | TlbBits.WriteUser);
+  if (entry & (P2m.ReadOnly | P2m.LogDirty) || !dirty)
+    allowed &= ~(TlbBits.WriteSup | TlbBits.WriteUser);
   if (entry & P2m.NoExecute) allowed &= ~(TlbBits.ExecSup | TlbBits.ExecUser);
   const mfn = entry & P2m.FrameMask;
   if (cpu.blocks.hasCode(mfn)) allowed &= ~(TlbBits.WriteSup | TlbBits.WriteUser);
@@ -127,7 +133,14 @@ interface Walk {
 
 const walkResult: Walk = { gpa: 0, allowed: 0, global: false, dirty: false };
 
-function pageFault(cpu: Cpu, lo: number, hi: number, access: Access, user: boolean, bits: number): Fault {
+function pageFault(
+  cpu: Cpu,
+  lo: number,
+  hi: number,
+  access: Access,
+  user: boolean,
+  bits: number,
+): Fault {
   cpu.cr2Lo = lo;
   cpu.cr2Hi = hi;
   let code = bits;
@@ -162,7 +175,19 @@ function walkPageTables(cpu: Cpu, lo: number, hi: number, access: Access, user: 
       gpa = ((pde & 0xffc00000) >>> 0) + ((pde >>> 13) & 0xff) * 2 ** 32 + (lo & 0x3fffff);
       dirty = (pde & 0x40) !== 0;
       global = (pde & 0x100) !== 0 && (cr4 & Cr4.PGE) !== 0;
-      finishWalk(cpu, lo, hi, access, user, writable, userOk, executable, accessed, pdeAddr >>> 0, dirty);
+      finishWalk(
+        cpu,
+        lo,
+        hi,
+        access,
+        user,
+        writable,
+        userOk,
+        executable,
+        accessed,
+        pdeAddr >>> 0,
+        dirty,
+      );
     } else {
       const pteAddr = ((pde & ~0xfff) >>> 0) + (((lo >>> 12) & 0x3ff) << 2);
       const pte = readPte64(cpu, pteAddr);
@@ -192,7 +217,12 @@ function walkPageTables(cpu: Cpu, lo: number, hi: number, access: Access, user: 
     }
     for (;;) {
       const shift = 12 + 9 * (level - 1);
-      const slot = level === 4 ? ((hi & 0xffff) >>> 7) & 0x1ff : level === 3 ? (((hi & 0x7f) << 2) | (lo >>> 30)) & 0x1ff : (lo >>> shift) & 0x1ff;
+      const slot =
+        level === 4
+          ? ((hi & 0xffff) >>> 7) & 0x1ff
+          : level === 3
+            ? (((hi & 0x7f) << 2) | (lo >>> 30)) & 0x1ff
+            : (lo >>> shift) & 0x1ff;
       const entryAddr = tableAddr + slot * 8;
       const entry = readPte64(cpu, entryAddr);
       const entryHi = cpu.hi;
@@ -209,11 +239,24 @@ function walkPageTables(cpu: Cpu, lo: number, hi: number, access: Access, user: 
           throw pageFault(cpu, lo, hi, access, user, PfError.P | PfError.RSVD);
         }
         const pageMask = 2 ** shift - 1;
-        const offset = level === 3 ? (lo & 0x3fffffff) >>> 0 : level === 2 ? lo & 0x1fffff : lo & 0xfff;
+        const offset =
+          level === 3 ? (lo & 0x3fffffff) >>> 0 : level === 2 ? lo & 0x1fffff : lo & 0xfff;
         gpa = frame - (frame % (pageMask + 1)) + offset;
         dirty = (entry & 0x40) !== 0;
         global = (entry & 0x100) !== 0 && (cr4 & Cr4.PGE) !== 0;
-        finishWalk(cpu, lo, hi, access, user, writable, userOk, executable, accessed, entryAddr, dirty);
+        finishWalk(
+          cpu,
+          lo,
+          hi,
+          access,
+          user,
+          writable,
+          userOk,
+          executable,
+          accessed,
+          entryAddr,
+          dirty,
+        );
         break;
       }
       tableAddr = frame;

@@ -21,9 +21,28 @@ export interface CpuPolicy {
 
 /** Leaf 1 EDX: FPU VME DE PSE TSC MSR PAE MCE CX8 APIC SEP MTRR PGE MCA CMOV PAT PSE36 CLFSH MMX FXSR SSE SSE2. */
 export const LEAF1_EDX =
-  (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 9) |
-  (1 << 11) | (1 << 12) | (1 << 13) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 17) | (1 << 19) | (1 << 23) |
-  (1 << 24) | (1 << 25) | (1 << 26);
+  (1 << 0) |
+  (1 << 1) |
+  (1 << 2) |
+  (1 << 3) |
+  (1 << 4) |
+  (1 << 5) |
+  (1 << 6) |
+  (1 << 7) |
+  (1 << 8) |
+  (1 << 9) |
+  (1 << 11) |
+  (1 << 12) |
+  (1 << 13) |
+  (1 << 14) |
+  (1 << 15) |
+  (1 << 16) |
+  (1 << 17) |
+  (1 << 19) |
+  (1 << 23) |
+  (1 << 24) |
+  (1 << 25) |
+  (1 << 26);
 /** Leaf 1 ECX: SSE3 SSSE3 CX16 POPCNT, and "running under a hypervisor". */
 export const LEAF1_ECX = (1 << 0) | (1 << 9) | (1 << 13) | (1 << 23) | (1 << 31);
 /** Leaf 0x80000001 EDX: SYSCALL NX 1GB-pages RDTSCP LM. */
@@ -35,7 +54,10 @@ const ascii = (text: string): number[] => {
   const words: number[] = [];
   for (let i = 0; i < text.length; i += 4) {
     words.push(
-      text.charCodeAt(i) | (text.charCodeAt(i + 1) << 8) | (text.charCodeAt(i + 2) << 16) | (text.charCodeAt(i + 3) << 24),
+      text.charCodeAt(i) |
+        (text.charCodeAt(i + 1) << 8) |
+        (text.charCodeAt(i + 2) << 16) |
+        (text.charCodeAt(i + 3) << 24),
     );
   }
   return words;
@@ -74,7 +96,12 @@ export function defaultPolicy(): CpuPolicy {
         case 0x80000003:
         case 0x80000004: {
           const base = (leaf - 0x80000002) * 4;
-          [r.eax, r.ebx, r.ecx, r.edx] = BRAND.slice(base, base + 4) as [number, number, number, number];
+          [r.eax, r.ebx, r.ecx, r.edx] = BRAND.slice(base, base + 4) as [
+            number,
+            number,
+            number,
+            number,
+          ];
           break;
         }
         case 0x80000008:

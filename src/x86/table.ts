@@ -72,7 +72,10 @@ export interface OpEntry {
 /** What a table slot holds: an entry, a ModRM.reg group, or entries by mandatory prefix. */
 export type Slot =
   | OpEntry
-  | { group: readonly (Slot | undefined)[]; registerForms?: readonly (readonly (Slot | undefined)[] | undefined)[] }
+  | {
+      group: readonly (Slot | undefined)[];
+      registerForms?: readonly (readonly (Slot | undefined)[] | undefined)[];
+    }
   | { prefixed: { none?: Slot; p66?: Slot; pf3?: Slot; pf2?: Slot } };
 
 export class OpcodeTable {
@@ -84,7 +87,7 @@ export class OpcodeTable {
   private mapOf(opcode: number): { map: (Slot | undefined)[]; index: number } {
     if (opcode < 0x100) return { map: this.oneByte, index: opcode };
     if (opcode < 0x1000) return { map: this.twoByte, index: opcode & 0xff };
-    if ((opcode >> 8) === 0x0f38) return { map: this.map38, index: opcode & 0xff };
+    if (opcode >> 8 === 0x0f38) return { map: this.map38, index: opcode & 0xff };
     return { map: this.map3a, index: opcode & 0xff };
   }
 
@@ -105,7 +108,8 @@ export class OpcodeTable {
     }
     if (!('group' in slot)) throw new Error(`opcode ${opcode.toString(16)} is not a group`);
     const group = slot.group as (Slot | undefined)[];
-    if (group[reg] !== undefined) throw new Error(`opcode ${opcode.toString(16)} /${reg} defined twice`);
+    if (group[reg] !== undefined)
+      throw new Error(`opcode ${opcode.toString(16)} /${reg} defined twice`);
     group[reg] = entry;
   }
 
@@ -134,7 +138,8 @@ export class OpcodeTable {
       map[index] = slot;
     }
     if (!('prefixed' in slot)) throw new Error(`opcode ${opcode.toString(16)} is not prefixed`);
-    if (slot.prefixed[prefix] !== undefined) throw new Error(`opcode ${opcode.toString(16)} ${prefix} defined twice`);
+    if (slot.prefixed[prefix] !== undefined)
+      throw new Error(`opcode ${opcode.toString(16)} ${prefix} defined twice`);
     slot.prefixed[prefix] = entry;
   }
 }

@@ -25,7 +25,15 @@ const MASK = [0, 0xff, 0xffff, 0, 0xffffffff | 0] as const;
  * Computes `a op b` at `size` bits, records the lazy flags and returns the result (lo; hi in
  * cpu.hi for 64 bits). Values narrower than 32 bits are returned masked.
  */
-export function alu(cpu: Cpu, op: AluOp, size: number, aLo: number, aHi: number, bLo: number, bHi: number): number {
+export function alu(
+  cpu: Cpu,
+  op: AluOp,
+  size: number,
+  aLo: number,
+  aHi: number,
+  bLo: number,
+  bHi: number,
+): number {
   const lazy = cpu.lazy;
   let lo: number;
   let hi = 0;
@@ -216,27 +224,107 @@ export function install(t: OpcodeTable): void {
     t.define(base + 3, { name, exec: sized((s) => formGE(op, s)), flags: OpFlag.ModRM });
     t.define(base + 4, { name, exec: formEI(op, 8, true), imm: Imm.Ib });
     t.define(base + 5, { name, exec: sized((s) => formEI(op, s, true)), imm: Imm.Iz });
-    t.defineGroup(0x80, op, { name, exec: formEI(op, 8, false), flags: OpFlag.ModRM | OpFlag.Byte | lock, imm: Imm.Ib });
-    t.defineGroup(0x81, op, { name, exec: sized((s) => formEI(op, s, false)), flags: OpFlag.ModRM | lock, imm: Imm.Iz });
-    t.defineGroup(0x82, op, { name, exec: formEI(op, 8, false), flags: OpFlag.ModRM | OpFlag.Byte | lock | OpFlag.Invalid64, imm: Imm.Ib });
-    t.defineGroup(0x83, op, { name, exec: sized((s) => formEI(op, s, false)), flags: OpFlag.ModRM | lock, imm: Imm.Ib });
+    t.defineGroup(0x80, op, {
+      name,
+      exec: formEI(op, 8, false),
+      flags: OpFlag.ModRM | OpFlag.Byte | lock,
+      imm: Imm.Ib,
+    });
+    t.defineGroup(0x81, op, {
+      name,
+      exec: sized((s) => formEI(op, s, false)),
+      flags: OpFlag.ModRM | lock,
+      imm: Imm.Iz,
+    });
+    t.defineGroup(0x82, op, {
+      name,
+      exec: formEI(op, 8, false),
+      flags: OpFlag.ModRM | OpFlag.Byte | lock | OpFlag.Invalid64,
+      imm: Imm.Ib,
+    });
+    t.defineGroup(0x83, op, {
+      name,
+      exec: sized((s) => formEI(op, s, false)),
+      flags: OpFlag.ModRM | lock,
+      imm: Imm.Ib,
+    });
   }
-  t.define(0x84, { name: 'test', exec: formTest(8, 'reg', false), flags: OpFlag.ModRM | OpFlag.Byte });
-  t.define(0x85, { name: 'test', exec: sized((s) => formTest(s, 'reg', false)), flags: OpFlag.ModRM });
+  t.define(0x84, {
+    name: 'test',
+    exec: formTest(8, 'reg', false),
+    flags: OpFlag.ModRM | OpFlag.Byte,
+  });
+  t.define(0x85, {
+    name: 'test',
+    exec: sized((s) => formTest(s, 'reg', false)),
+    flags: OpFlag.ModRM,
+  });
   t.define(0xa8, { name: 'test', exec: formTest(8, 'imm', true), imm: Imm.Ib });
   t.define(0xa9, { name: 'test', exec: sized((s) => formTest(s, 'imm', true)), imm: Imm.Iz });
-  t.defineGroup(0xf6, 0, { name: 'test', exec: formTest(8, 'imm', false), flags: OpFlag.ModRM | OpFlag.Byte, imm: Imm.Ib });
-  t.defineGroup(0xf6, 1, { name: 'test', exec: formTest(8, 'imm', false), flags: OpFlag.ModRM | OpFlag.Byte, imm: Imm.Ib });
-  t.defineGroup(0xf7, 0, { name: 'test', exec: sized((s) => formTest(s, 'imm', false)), flags: OpFlag.ModRM, imm: Imm.Iz });
-  t.defineGroup(0xf7, 1, { name: 'test', exec: sized((s) => formTest(s, 'imm', false)), flags: OpFlag.ModRM, imm: Imm.Iz });
-  t.defineGroup(0xf6, 2, { name: 'not', exec: formNotNeg(8, false), flags: OpFlag.ModRM | OpFlag.Byte | OpFlag.Lockable });
-  t.defineGroup(0xf7, 2, { name: 'not', exec: sized((s) => formNotNeg(s, false)), flags: OpFlag.ModRM | OpFlag.Lockable });
-  t.defineGroup(0xf6, 3, { name: 'neg', exec: formNotNeg(8, true), flags: OpFlag.ModRM | OpFlag.Byte | OpFlag.Lockable });
-  t.defineGroup(0xf7, 3, { name: 'neg', exec: sized((s) => formNotNeg(s, true)), flags: OpFlag.ModRM | OpFlag.Lockable });
-  t.defineGroup(0xfe, 0, { name: 'inc', exec: formIncDec(8, false, false), flags: OpFlag.ModRM | OpFlag.Byte | OpFlag.Lockable });
-  t.defineGroup(0xfe, 1, { name: 'dec', exec: formIncDec(8, true, false), flags: OpFlag.ModRM | OpFlag.Byte | OpFlag.Lockable });
-  t.defineGroup(0xff, 0, { name: 'inc', exec: sized((s) => formIncDec(s, false, false)), flags: OpFlag.ModRM | OpFlag.Lockable });
-  t.defineGroup(0xff, 1, { name: 'dec', exec: sized((s) => formIncDec(s, true, false)), flags: OpFlag.ModRM | OpFlag.Lockable });
+  t.defineGroup(0xf6, 0, {
+    name: 'test',
+    exec: formTest(8, 'imm', false),
+    flags: OpFlag.ModRM | OpFlag.Byte,
+    imm: Imm.Ib,
+  });
+  t.defineGroup(0xf6, 1, {
+    name: 'test',
+    exec: formTest(8, 'imm', false),
+    flags: OpFlag.ModRM | OpFlag.Byte,
+    imm: Imm.Ib,
+  });
+  t.defineGroup(0xf7, 0, {
+    name: 'test',
+    exec: sized((s) => formTest(s, 'imm', false)),
+    flags: OpFlag.ModRM,
+    imm: Imm.Iz,
+  });
+  t.defineGroup(0xf7, 1, {
+    name: 'test',
+    exec: sized((s) => formTest(s, 'imm', false)),
+    flags: OpFlag.ModRM,
+    imm: Imm.Iz,
+  });
+  t.defineGroup(0xf6, 2, {
+    name: 'not',
+    exec: formNotNeg(8, false),
+    flags: OpFlag.ModRM | OpFlag.Byte | OpFlag.Lockable,
+  });
+  t.defineGroup(0xf7, 2, {
+    name: 'not',
+    exec: sized((s) => formNotNeg(s, false)),
+    flags: OpFlag.ModRM | OpFlag.Lockable,
+  });
+  t.defineGroup(0xf6, 3, {
+    name: 'neg',
+    exec: formNotNeg(8, true),
+    flags: OpFlag.ModRM | OpFlag.Byte | OpFlag.Lockable,
+  });
+  t.defineGroup(0xf7, 3, {
+    name: 'neg',
+    exec: sized((s) => formNotNeg(s, true)),
+    flags: OpFlag.ModRM | OpFlag.Lockable,
+  });
+  t.defineGroup(0xfe, 0, {
+    name: 'inc',
+    exec: formIncDec(8, false, false),
+    flags: OpFlag.ModRM | OpFlag.Byte | OpFlag.Lockable,
+  });
+  t.defineGroup(0xfe, 1, {
+    name: 'dec',
+    exec: formIncDec(8, true, false),
+    flags: OpFlag.ModRM | OpFlag.Byte | OpFlag.Lockable,
+  });
+  t.defineGroup(0xff, 0, {
+    name: 'inc',
+    exec: sized((s) => formIncDec(s, false, false)),
+    flags: OpFlag.ModRM | OpFlag.Lockable,
+  });
+  t.defineGroup(0xff, 1, {
+    name: 'dec',
+    exec: sized((s) => formIncDec(s, true, false)),
+    flags: OpFlag.ModRM | OpFlag.Lockable,
+  });
   for (let r = 0; r < 8; r++) {
     const flags = OpFlag.RegInOpcode | OpFlag.Invalid64;
     t.define(0x40 + r, { name: 'inc', exec: sized((s) => formIncDec(s, false, true)), flags });

@@ -66,24 +66,30 @@ const callRel: Handler = (cpu, i) => {
   jumpRelative(cpu, i);
 };
 
-const jmpIndirect = (size: number): Handler => (cpu, i) => {
-  const lo = readRmSized(cpu, i, size);
-  jumpTo(cpu, size, lo, cpu.hi);
-};
+const jmpIndirect =
+  (size: number): Handler =>
+  (cpu, i) => {
+    const lo = readRmSized(cpu, i, size);
+    jumpTo(cpu, size, lo, cpu.hi);
+  };
 
-const callIndirect = (size: number): Handler => (cpu, i) => {
-  const lo = readRmSized(cpu, i, size);
-  const hi = cpu.hi;
-  pushReturn(cpu, i);
-  jumpTo(cpu, size, lo, hi);
-};
+const callIndirect =
+  (size: number): Handler =>
+  (cpu, i) => {
+    const lo = readRmSized(cpu, i, size);
+    const hi = cpu.hi;
+    pushReturn(cpu, i);
+    jumpTo(cpu, size, lo, hi);
+  };
 
-const ret = (size: number, withImmediate: boolean): Handler => (cpu, i) => {
-  const lo = pop(cpu, size);
-  const hi = cpu.hi;
-  if (withImmediate) discard(cpu, i.immLo & 0xffff);
-  jumpTo(cpu, size, lo, hi);
-};
+const ret =
+  (size: number, withImmediate: boolean): Handler =>
+  (cpu, i) => {
+    const lo = pop(cpu, size);
+    const hi = cpu.hi;
+    if (withImmediate) discard(cpu, i.immLo & 0xffff);
+    jumpTo(cpu, size, lo, hi);
+  };
 
 /** The count register at the address size, after decrementing it (LOOP) or as is (JCXZ). */
 function counter(cpu: Cpu, i: Insn, decrement: boolean): boolean {
@@ -158,10 +164,27 @@ export function install(t: OpcodeTable): void {
   for (let op = 0xe0; op <= 0xe3; op++) {
     t.define(op, { name: 'loop', exec: loop, flags: branch | OpFlag.Force64, imm: Imm.Jb });
   }
-  t.defineGroup(0xff, 2, { name: 'call', exec: sized(callIndirect), flags: branch | OpFlag.ModRM | OpFlag.Force64 });
-  t.defineGroup(0xff, 4, { name: 'jmp', exec: sized(jmpIndirect), flags: branch | OpFlag.ModRM | OpFlag.Force64 });
-  t.define(0xc3, { name: 'ret', exec: sized((s) => ret(s, false)), flags: branch | OpFlag.Force64 });
-  t.define(0xc2, { name: 'ret', exec: sized((s) => ret(s, true)), flags: branch | OpFlag.Force64, imm: Imm.Iw });
+  t.defineGroup(0xff, 2, {
+    name: 'call',
+    exec: sized(callIndirect),
+    flags: branch | OpFlag.ModRM | OpFlag.Force64,
+  });
+  t.defineGroup(0xff, 4, {
+    name: 'jmp',
+    exec: sized(jmpIndirect),
+    flags: branch | OpFlag.ModRM | OpFlag.Force64,
+  });
+  t.define(0xc3, {
+    name: 'ret',
+    exec: sized((s) => ret(s, false)),
+    flags: branch | OpFlag.Force64,
+  });
+  t.define(0xc2, {
+    name: 'ret',
+    exec: sized((s) => ret(s, true)),
+    flags: branch | OpFlag.Force64,
+    imm: Imm.Iw,
+  });
   t.define(0xcd, { name: 'int', exec: intN, flags: branch, imm: Imm.Ub });
   t.define(0xcc, { name: 'int3', exec: intN, flags: branch });
   t.define(0xce, { name: 'into', exec: into, flags: branch | OpFlag.Invalid64 });

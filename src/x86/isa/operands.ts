@@ -3,7 +3,7 @@
  * address, and r/m operands that are either. 64-bit values travel as a lo return value with
  * the high half in `cpu.hi`.
  */
-import { read16, read32, read64, read8, write16, write32, write64, write8 } from '../access.js';
+import { read8, read16, read32, read64, write8, write16, write32, write64 } from '../access.js';
 import type { Cpu } from '../cpu.js';
 import { type Insn, NO_REG, RIP_BASE } from '../insn.js';
 import { Seg } from '../segments.js';
@@ -189,7 +189,14 @@ export function readSized(cpu: Cpu, lo: number, hi: number, size: number): numbe
   }
 }
 
-export function writeSized(cpu: Cpu, lo: number, hi: number, size: number, valueLo: number, valueHi: number): void {
+export function writeSized(
+  cpu: Cpu,
+  lo: number,
+  hi: number,
+  size: number,
+  valueLo: number,
+  valueHi: number,
+): void {
   switch (size) {
     case 8:
       return write8(cpu, lo, hi, valueLo);

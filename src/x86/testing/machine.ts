@@ -3,7 +3,7 @@
  * tables over the low 4 GiB, a flat GDT, and a vCPU already in 64-bit mode (or any other
  * state a test sets up itself).
  */
-import { Cr0, Cr4, Cpu, Efer } from '../cpu.js';
+import { Cpu, Cr0, Cr4, Efer } from '../cpu.js';
 import { Flag } from '../flags.js';
 import { MachineMemory, P2m, SecondStage } from '../memory.js';
 import { Seg } from '../segments.js';
@@ -60,7 +60,8 @@ export class TestMachine {
   }
 
   write(gpa: number, data: Uint8Array): void {
-    for (let i = 0; i < data.length; i++) this.memory.bytes[this.machineAddress(gpa + i)] = data[i]!;
+    for (let i = 0; i < data.length; i++)
+      this.memory.bytes[this.machineAddress(gpa + i)] = data[i]!;
   }
 
   read(gpa: number, length: number): Uint8Array {
@@ -84,11 +85,12 @@ export class TestMachine {
       this.write32(PDPT + i * 8, (PD + i * 0x1000) | 7);
       for (let j = 0; j < 512; j++) {
         const address = i * 0x40000000 + j * 0x200000;
-        let entry = (address | 0x83 | user) | 0;
+        let entry = address | 0x83 | user | 0;
         if (address < smallPagesBelow) {
           const table = SMALL_PAGE_TABLES + (address / 0x200000) * 0x1000;
           this.map(table, 0x1000);
-          for (let k = 0; k < 512; k++) this.write32(table + k * 8, (address + k * 0x1000) | 3 | user);
+          for (let k = 0; k < 512; k++)
+            this.write32(table + k * 8, (address + k * 0x1000) | 3 | user);
           entry = table | 3 | user;
         }
         this.memory.view.setInt32(this.machineAddress(PD + i * 0x1000 + j * 8), entry, true);

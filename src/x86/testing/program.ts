@@ -3,7 +3,7 @@
  * TestMachine: its PT_LOAD segments are loaded at their addresses, SYSCALL leads to a VMCALL
  * so the program's exit comes back as a Hypercall exit with RAX = 60.
  */
-import { parseElf, PT_LOAD } from '../../images/elf/index.js';
+import { PT_LOAD, parseElf } from '../../images/elf/index.js';
 import { Reg } from '../cpu.js';
 import { type ExitInfo, ExitReason } from '../exit.js';
 import type { TestMachine } from './machine.js';
