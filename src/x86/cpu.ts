@@ -170,6 +170,11 @@ export class Cpu {
   interruptShadow = false;
   interruptWindowRequested = false;
   stopRequested = false;
+  /**
+   * When set (by the hypervisor, for PV guests), SYSCALL does not enter the guest kernel
+   * through LSTAR/CSTAR: it exits with ExitReason.Syscall, RIP past the instruction.
+   */
+  syscallExits = false;
   /** Data for an IN or MMIO read that exited, for the instruction to use when it runs again. */
   ioResult: number | undefined = undefined;
   ioResultHi = 0;
@@ -316,6 +321,8 @@ export class Cpu {
       if (this.halted) return this.exitWith(ExitReason.Halt);
       // After STI or MOV SS exactly one instruction runs before interrupts are looked at again.
       const shadow = this.interruptShadow;
+      // TF at the start of an instruction: it runs alone and a #DB trap follows it.
+      const singleStep = (this.flags & Flag.TF) !== 0;
       this.interruptShadow = false;
       this.stop = false;
       let done = 0;
@@ -328,13 +335,14 @@ export class Cpu {
         const base = this.ripLo;
         blockBase = base;
         let insn: Insn;
-        if (block.compiled !== undefined && !shadow && insns.length <= remaining) {
+        if (block.compiled !== undefined && !shadow && !singleStep && insns.length <= remaining) {
           compiledBlock = block;
           done = block.compiled(this, base);
           insn = insns[done - 1]!;
         } else {
           block.heat();
-          const limit = shadow ? 1 : insns.length < remaining ? insns.length : remaining;
+          const limit =
+            shadow || singleStep ? 1 : insns.length < remaining ? insns.length : remaining;
           insn = insns[0]!;
           for (;;) {
             this.ripLo = (base + insn.offset) | 0;
@@ -349,6 +357,7 @@ export class Cpu {
           this.ripLo = this.codeSize === 16 ? next & 0xffff : next;
         }
         this.instret += done;
+        if (singleStep) this.singleStepTrap(insn);
       } catch (error) {
         // A compiled block does not count as it goes: the faulting instruction's RIP says
         // how far it got.
@@ -368,6 +377,18 @@ export class Cpu {
         return exit;
       }
     }
+  }
+
+  /**
+   * The single-step #DB after an instruction that began with TF=1 (not after INT n, INT3 and
+   * INTO, whose delivery clears TF): DR6.BS is set and the trap is taken before the next
+   * instruction, also when this one ended in an exit.
+   */
+  private singleStepTrap(insn: Insn): void {
+    if (insn.op === 0xcc || insn.op === 0xcd || insn.op === 0xce) return;
+    this.dr[12] = this.dr[12]! | (1 << 14); // DR6.BS
+    this.pendingException = 1; // #DB
+    this.pendingErrorCode = -1;
   }
 
   private exitWith(reason: ExitReason): ExitInfo {

@@ -22,6 +22,32 @@ export const enum EventKind {
 }
 
 const CONTRIBUTORY = (1 << 0) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 13);
+/**
+ * Fault-class exceptions: the RFLAGS image they push has RF set, so that the faulting
+ * instruction, when restarted by IRET, does not hit an instruction breakpoint again.
+ */
+const FAULTS =
+  (1 << 0) |
+  (1 << 5) |
+  (1 << 6) |
+  (1 << 7) |
+  (1 << 10) |
+  (1 << 11) |
+  (1 << 12) |
+  (1 << 13) |
+  (1 << 14) |
+  (1 << 16) |
+  (1 << 17) |
+  (1 << 19);
+
+/** The RFLAGS image an event pushes. */
+function savedFlags(cpu: Cpu, vector: number, kind: EventKind): number {
+  const flags = readFlags(cpu);
+  return kind === EventKind.Exception && (FAULTS >> vector) & 1 && vector < 32
+    ? flags | Flag.RF
+    : flags;
+}
+
 const HAS_ERROR_CODE =
   (1 << 8) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 14) | (1 << 17) | (1 << 21);
 
@@ -209,7 +235,7 @@ function deliverProtected(cpu: Cpu, vector: number, kind: EventKind, errorCode: 
   const gate32 = (type & 8) !== 0;
   const offset = gate32 ? (lo & 0xffff) | (hi & 0xffff0000) | 0 : lo & 0xffff;
   const selector = lo >>> 16;
-  const oldFlags = readFlags(cpu);
+  const oldFlags = savedFlags(cpu, vector, kind);
   const oldCs = cpu.segSel[Seg.CS]!;
   const oldEip = cpu.ripLo;
   const oldSs = cpu.segSel[Seg.SS]!;
@@ -267,7 +293,7 @@ function deliverLong(cpu: Cpu, vector: number, kind: EventKind, errorCode: numbe
   const ist = hi & 7;
   const targetLo = (lo & 0xffff) | (hi & 0xffff0000) | 0;
   const targetHi = hi2;
-  const oldFlags = readFlags(cpu);
+  const oldFlags = savedFlags(cpu, vector, kind);
   const oldCs = cpu.segSel[Seg.CS]!;
   const oldRipLo = cpu.ripLo;
   const oldRipHi = cpu.ripHi;

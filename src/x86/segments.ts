@@ -85,16 +85,21 @@ export function descriptorAttributes(hi: number): number {
 }
 
 export function descriptorBase(d: Descriptor): number {
-  return ((d.lo >>> 16) | ((d.hi & 0xff) << 16) | (d.hi & 0xff000000)) | 0;
+  return (d.lo >>> 16) | ((d.hi & 0xff) << 16) | (d.hi & 0xff000000) | 0;
 }
 
 export function descriptorLimit(d: Descriptor): number {
   const raw = (d.lo & 0xffff) | (d.hi & 0xf0000);
-  return d.hi & (1 << 23) ? ((raw << 12) | 0xfff) | 0 : raw;
+  return d.hi & (1 << 23) ? (raw << 12) | 0xfff | 0 : raw;
 }
 
 /** Installs a descriptor into a segment register's hidden part. */
-export function setSegmentFromDescriptor(cpu: Cpu, seg: Seg, selector: number, d: Descriptor): void {
+export function setSegmentFromDescriptor(
+  cpu: Cpu,
+  seg: Seg,
+  selector: number,
+  d: Descriptor,
+): void {
   cpu.segSel[seg] = selector;
   cpu.segBaseLo[seg] = descriptorBase(d);
   cpu.segBaseHi[seg] = seg >= Seg.LDTR ? d.baseUpper : 0;
@@ -103,16 +108,24 @@ export function setSegmentFromDescriptor(cpu: Cpu, seg: Seg, selector: number, d
 }
 
 /** Sets the accessed bit of a code or data descriptor, as a load does. */
-function markAccessed(cpu: Cpu, selector: number, d: Descriptor): void {
+export function markAccessed(cpu: Cpu, selector: number, d: Descriptor): void {
   if (d.hi & (1 << 8)) return;
   d.hi |= 1 << 8;
+  writeAccessByte(cpu, selector, (d.hi >>> 8) & 0xff);
+}
+
+/**
+ * Rewrites the access byte (type, S, DPL, P) of the descriptor `selector` names, with
+ * supervisor rights: the accessed bit of segment loads, the busy bit of LTR.
+ */
+export function writeAccessByte(cpu: Cpu, selector: number, accessByte: number): void {
   const table = selector & 4 ? cpu.segBaseLo[Seg.LDTR]! : cpu.gdtBaseLo;
   const tableHi = selector & 4 ? cpu.segBaseHi[Seg.LDTR]! : cpu.gdtBaseHi;
   const cpl = cpu.cpl;
   cpu.cpl = 0;
   cpu.updateTlbMasks();
   try {
-    write8(cpu, (table + (selector & ~7) + 5) | 0, cpu.longMode ? tableHi : 0, (d.hi >>> 8) & 0xff);
+    write8(cpu, (table + (selector & ~7) + 5) | 0, cpu.longMode ? tableHi : 0, accessByte);
   } finally {
     cpu.cpl = cpl;
     cpu.updateTlbMasks();
@@ -133,12 +146,15 @@ export function loadDataSegment(cpu: Cpu, seg: Seg, selector: number): void {
   const rpl = selector & 3;
   if ((selector & ~3) === 0) {
     // The null selector: allowed for data segments (use faults), for SS only in 64-bit mode at CPL < 3.
-    if (seg === Seg.SS && !(cpu.codeSize === 64 && cpu.cpl !== 3 && rpl === cpu.cpl)) throw new Fault(Vector.GP, 0);
+    if (seg === Seg.SS && !(cpu.codeSize === 64 && cpu.cpl !== 3 && rpl === cpu.cpl))
+      throw new Fault(Vector.GP, 0);
     cpu.segSel[seg] = selector;
     cpu.segBaseLo[seg] = 0;
     cpu.segBaseHi[seg] = 0;
     cpu.segLimit[seg] = 0;
-    cpu.segAttr[seg] = SegAttrBits.Unusable | (seg === Seg.SS ? (cpu.cpl << SegAttrBits.DplShift) | SegAttrBits.DB : 0);
+    cpu.segAttr[seg] =
+      SegAttrBits.Unusable |
+      (seg === Seg.SS ? (cpu.cpl << SegAttrBits.DplShift) | SegAttrBits.DB : 0);
     if (seg === Seg.SS) cpu.updateMode();
     return;
   }
@@ -156,7 +172,8 @@ export function loadDataSegment(cpu: Cpu, seg: Seg, selector: number): void {
   } else {
     if (!codeOrData || (isCode && !(type & 2))) throw new Fault(Vector.GP, selector & 0xfffc);
     // Data and non-conforming code need DPL ≥ max(CPL, RPL).
-    if ((!isCode || !(type & 4)) && dpl < Math.max(cpu.cpl, rpl)) throw new Fault(Vector.GP, selector & 0xfffc);
+    if ((!isCode || !(type & 4)) && dpl < Math.max(cpu.cpl, rpl))
+      throw new Fault(Vector.GP, selector & 0xfffc);
     if (!(attr & SegAttrBits.P)) throw new Fault(Vector.NP, selector & 0xfffc);
   }
   markAccessed(cpu, selector, d);

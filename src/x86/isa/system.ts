@@ -3,11 +3,11 @@
  * CPUID, RDTSC, port I/O, the hypercall instructions, SWAPGS, INVLPG.
  */
 import { read16, read32, write16, write32 } from '../access.js';
-import { Cr0, Cr4, type Cpu, Efer } from '../cpu.js';
+import { type Cpu, Cr0, Cr4, Efer } from '../cpu.js';
 import { ExitReason } from '../exit.js';
 import { Fault, RESTART, Vector } from '../fault.js';
 import { Flag, materializeFlags } from '../flags.js';
-import type { Handler, Insn } from '../insn.js';
+import type { Handler } from '../insn.js';
 import { flushTlbPage, loadPdptes } from '../mmu.js';
 import { loadDataSegment, Seg } from '../segments.js';
 import { Imm, type OpcodeTable, OpFlag } from '../table.js';
@@ -80,7 +80,7 @@ export function readMsr(cpu: Cpu, index: number): [number, number] | undefined {
       return [cpu.segBaseLo[Seg.GS]!, cpu.segBaseHi[Seg.GS]!];
     case Msr.TSC: {
       const tsc = readTsc(cpu);
-      return [tsc % 2 ** 32 | 0, Math.floor(tsc / 2 ** 32) | 0];
+      return [(tsc % 2 ** 32) | 0, Math.floor(tsc / 2 ** 32) | 0];
     }
     case Msr.APIC_BASE:
       return [0xfee00900 | 0, 0]; // enabled, at the architectural base, BSP
@@ -95,7 +95,8 @@ export function writeMsr(cpu: Cpu, index: number, lo: number, hi: number): boole
     case Msr.EFER: {
       const allowed = Efer.SCE | Efer.LME | Efer.NXE;
       if (lo & ~(allowed | Efer.LMA) || hi !== 0) throw new Fault(Vector.GP, 0);
-      if (cpu.cr0 & Cr0.PG && (lo & Efer.LME) !== (cpu.efer & Efer.LME)) throw new Fault(Vector.GP, 0);
+      if (cpu.cr0 & Cr0.PG && (lo & Efer.LME) !== (cpu.efer & Efer.LME))
+        throw new Fault(Vector.GP, 0);
       cpu.efer = (lo & allowed) | (cpu.efer & Efer.LMA);
       cpu.flushTlb();
       cpu.updateMode();
@@ -177,7 +178,7 @@ const cpuid: Handler = (cpu) => {
 const rdtsc: Handler = (cpu) => {
   if (cpu.cr4 & Cr4.TSD && cpu.cpl !== 0) throw new Fault(Vector.GP, 0);
   const tsc = readTsc(cpu);
-  setTwo(cpu, tsc % 2 ** 32 | 0, Math.floor(tsc / 2 ** 32) | 0);
+  setTwo(cpu, (tsc % 2 ** 32) | 0, Math.floor(tsc / 2 ** 32) | 0);
 };
 
 const rdtscp: Handler = (cpu, i) => {
@@ -208,10 +209,12 @@ const sti: Handler = (cpu) => {
   cpu.stop = true;
 };
 
-const flagOp = (clear: number, set: number, toggle = 0): Handler => (cpu) => {
-  if ((clear | set | toggle) & Flag.Arith) materializeFlags(cpu);
-  cpu.flags = ((cpu.flags & ~clear) | set) ^ toggle;
-};
+const flagOp =
+  (clear: number, set: number, toggle = 0): Handler =>
+  (cpu) => {
+    if ((clear | set | toggle) & Flag.Arith) materializeFlags(cpu);
+    cpu.flags = ((cpu.flags & ~clear) | set) ^ toggle;
+  };
 
 /** MOV r, CRn (0F 20). */
 const movFromCr: Handler = (cpu, i) => {
@@ -242,8 +245,18 @@ const movFromCr: Handler = (cpu, i) => {
   setRegSized(cpu, i.rm, i.opsize, lo, hi);
 };
 
-const CR4_SUPPORTED = Cr4.VME | Cr4.PVI | Cr4.TSD | Cr4.DE | Cr4.PSE | Cr4.PAE | Cr4.MCE | Cr4.PGE | Cr4.PCE |
-  Cr4.OSFXSR | Cr4.OSXMMEXCPT;
+const CR4_SUPPORTED =
+  Cr4.VME |
+  Cr4.PVI |
+  Cr4.TSD |
+  Cr4.DE |
+  Cr4.PSE |
+  Cr4.PAE |
+  Cr4.MCE |
+  Cr4.PGE |
+  Cr4.PCE |
+  Cr4.OSFXSR |
+  Cr4.OSXMMEXCPT;
 
 /** MOV CRn, r (0F 22). */
 const movToCr: Handler = (cpu, i) => {
@@ -301,32 +314,36 @@ export function writeCr0(cpu: Cpu, value: number): void {
 }
 
 /** LGDT / LIDT: a 16-bit limit then a 24-, 32- or 64-bit base. */
-const loadTableRegister = (idt: boolean): Handler => (cpu, i) => {
-  requireCpl0(cpu);
-  const lo = linear(cpu, i);
-  const hi = cpu.eaHi;
-  const limit = read16(cpu, lo, hi);
-  const baseLo = read32(cpu, (lo + 2) | 0, hi);
-  const baseHi = cpu.codeSize === 64 ? read32(cpu, (lo + 6) | 0, hi) : 0;
-  const base = i.opsize === 16 && cpu.codeSize !== 64 ? baseLo & 0xffffff : baseLo;
-  if (idt) {
-    cpu.idtLimit = limit;
-    cpu.idtBaseLo = base;
-    cpu.idtBaseHi = baseHi;
-  } else {
-    cpu.gdtLimit = limit;
-    cpu.gdtBaseLo = base;
-    cpu.gdtBaseHi = baseHi;
-  }
-};
+const loadTableRegister =
+  (idt: boolean): Handler =>
+  (cpu, i) => {
+    requireCpl0(cpu);
+    const lo = linear(cpu, i);
+    const hi = cpu.eaHi;
+    const limit = read16(cpu, lo, hi);
+    const baseLo = read32(cpu, (lo + 2) | 0, hi);
+    const baseHi = cpu.codeSize === 64 ? read32(cpu, (lo + 6) | 0, hi) : 0;
+    const base = i.opsize === 16 && cpu.codeSize !== 64 ? baseLo & 0xffffff : baseLo;
+    if (idt) {
+      cpu.idtLimit = limit;
+      cpu.idtBaseLo = base;
+      cpu.idtBaseHi = baseHi;
+    } else {
+      cpu.gdtLimit = limit;
+      cpu.gdtBaseLo = base;
+      cpu.gdtBaseHi = baseHi;
+    }
+  };
 
-const storeTableRegister = (idt: boolean): Handler => (cpu, i) => {
-  const lo = linear(cpu, i);
-  const hi = cpu.eaHi;
-  write16(cpu, lo, hi, idt ? cpu.idtLimit : cpu.gdtLimit);
-  write32(cpu, (lo + 2) | 0, hi, idt ? cpu.idtBaseLo : cpu.gdtBaseLo);
-  if (cpu.codeSize === 64) write32(cpu, (lo + 6) | 0, hi, idt ? cpu.idtBaseHi : cpu.gdtBaseHi);
-};
+const storeTableRegister =
+  (idt: boolean): Handler =>
+  (cpu, i) => {
+    const lo = linear(cpu, i);
+    const hi = cpu.eaHi;
+    write16(cpu, lo, hi, idt ? cpu.idtLimit : cpu.gdtLimit);
+    write32(cpu, (lo + 2) | 0, hi, idt ? cpu.idtBaseLo : cpu.gdtBaseLo);
+    if (cpu.codeSize === 64) write32(cpu, (lo + 6) | 0, hi, idt ? cpu.idtBaseHi : cpu.gdtBaseHi);
+  };
 
 const invlpg: Handler = (cpu, i) => {
   requireCpl0(cpu);
@@ -376,50 +393,73 @@ const movFromSreg: Handler = (cpu, i) => {
   else writeRm16(cpu, i, cpu.segSel[seg]!);
 };
 
-/** Whether port I/O at this CPL is allowed by IOPL or the TSS I/O bitmap. */
-function checkIoPermission(cpu: Cpu, port: number, size: number): void {
+/** A 16-bit read with supervisor rights (the TSS), whatever the CPL. */
+function supervisorRead16(cpu: Cpu, lo: number, hi: number): number {
+  const cpl = cpu.cpl;
+  cpu.cpl = 0;
+  cpu.updateTlbMasks();
+  try {
+    return read16(cpu, lo, hi);
+  } finally {
+    cpu.cpl = cpl;
+    cpu.updateTlbMasks();
+  }
+}
+
+/**
+ * Whether port I/O at this CPL is allowed by IOPL or the TSS I/O bitmap; #GP(0) if not.
+ * Used by IN/OUT and by INS/OUTS (string.ts).
+ */
+export function checkIoPermission(cpu: Cpu, port: number, size: number): void {
   if (!(cpu.cr0 & Cr0.PE)) return;
   if (!(cpu.flags & Flag.VM) && ((cpu.flags >> 12) & 3) >= cpu.cpl) return;
-  const tssBase = cpu.segBaseLo[Seg.TR]!;
+  const type = cpu.segAttr[Seg.TR]! & 0xf;
   const limit = cpu.segLimit[Seg.TR]! >>> 0;
-  if (limit < 0x67) throw new Fault(Vector.GP, 0);
-  const bitmap = read16(cpu, (tssBase + 0x66) | 0, cpu.segBaseHi[Seg.TR]!);
+  // Only a 32-bit (or 64-bit) TSS has an I/O bitmap.
+  if ((type !== 0x9 && type !== 0xb) || limit < 0x67) throw new Fault(Vector.GP, 0);
+  const tssBase = cpu.segBaseLo[Seg.TR]!;
+  const tssHi = cpu.longMode ? cpu.segBaseHi[Seg.TR]! : 0;
+  const bitmap = supervisorRead16(cpu, (tssBase + 0x66) | 0, tssHi);
   const byte = bitmap + (port >> 3);
   if (byte + 1 > limit) throw new Fault(Vector.GP, 0);
-  const bits = read16(cpu, (tssBase + byte) | 0, cpu.segBaseHi[Seg.TR]!);
+  const bits = supervisorRead16(cpu, (tssBase + byte) | 0, tssHi);
   if ((bits >> (port & 7)) & ((1 << size) - 1)) throw new Fault(Vector.GP, 0);
 }
 
 /** IN: exits to the hypervisor, then runs again with the data (Cpu.completeRead). */
-const portIn = (byte: boolean, immediatePort: boolean): Handler => (cpu, i) => {
-  const size = byte ? 1 : i.opsize === 16 ? 2 : 4;
-  const port = immediatePort ? i.immLo : cpu.gpr[4]! & 0xffff;
-  checkIoPermission(cpu, port, size);
-  if (cpu.ioResult !== undefined) {
-    const value = cpu.ioResult;
-    cpu.ioResult = undefined;
-    setRegSized(cpu, 0, size * 8, value, 0);
-    return;
-  }
-  const exit = cpu.exit;
-  exit.port = port;
-  exit.size = size;
-  exit.write = false;
-  cpu.exitAfter(ExitReason.PortIo);
-  throw RESTART;
-};
+const portIn =
+  (byte: boolean, immediatePort: boolean): Handler =>
+  (cpu, i) => {
+    const size = byte ? 1 : i.opsize === 16 ? 2 : 4;
+    const port = immediatePort ? i.immLo : cpu.gpr[4]! & 0xffff;
+    checkIoPermission(cpu, port, size);
+    if (cpu.ioResult !== undefined) {
+      const value = cpu.ioResult;
+      cpu.ioResult = undefined;
+      setRegSized(cpu, 0, size * 8, value, 0);
+      return;
+    }
+    const exit = cpu.exit;
+    exit.port = port;
+    exit.size = size;
+    exit.write = false;
+    cpu.exitAfter(ExitReason.PortIo);
+    throw RESTART;
+  };
 
-const portOut = (byte: boolean, immediatePort: boolean): Handler => (cpu, i) => {
-  const size = byte ? 1 : i.opsize === 16 ? 2 : 4;
-  const port = immediatePort ? i.immLo : cpu.gpr[4]! & 0xffff;
-  checkIoPermission(cpu, port, size);
-  const exit = cpu.exit;
-  exit.port = port;
-  exit.size = size;
-  exit.write = true;
-  exit.value = size === 4 ? cpu.gpr[0]! : cpu.gpr[0]! & (size === 2 ? 0xffff : 0xff);
-  cpu.exitAfter(ExitReason.PortIo);
-};
+const portOut =
+  (byte: boolean, immediatePort: boolean): Handler =>
+  (cpu, i) => {
+    const size = byte ? 1 : i.opsize === 16 ? 2 : 4;
+    const port = immediatePort ? i.immLo : cpu.gpr[4]! & 0xffff;
+    checkIoPermission(cpu, port, size);
+    const exit = cpu.exit;
+    exit.port = port;
+    exit.size = size;
+    exit.write = true;
+    exit.value = size === 4 ? cpu.gpr[0]! : cpu.gpr[0]! & (size === 2 ? 0xffff : 0xff);
+    cpu.exitAfter(ExitReason.PortIo);
+  };
 
 export function install(t: OpcodeTable): void {
   const ends = OpFlag.EndsBlock;
@@ -441,10 +481,26 @@ export function install(t: OpcodeTable): void {
   t.define(0x0f06, { name: 'clts', exec: clts });
   t.define(0x0f09, { name: 'wbinvd', exec: wbinvd });
   t.define(0x0f08, { name: 'invd', exec: wbinvd });
-  t.defineGroup(0x0f01, 0, { name: 'sgdt', exec: storeTableRegister(false), flags: rm | OpFlag.MemOnly });
-  t.defineGroup(0x0f01, 1, { name: 'sidt', exec: storeTableRegister(true), flags: rm | OpFlag.MemOnly });
-  t.defineGroup(0x0f01, 2, { name: 'lgdt', exec: loadTableRegister(false), flags: rm | OpFlag.MemOnly | OpFlag.Default64 });
-  t.defineGroup(0x0f01, 3, { name: 'lidt', exec: loadTableRegister(true), flags: rm | OpFlag.MemOnly | OpFlag.Default64 });
+  t.defineGroup(0x0f01, 0, {
+    name: 'sgdt',
+    exec: storeTableRegister(false),
+    flags: rm | OpFlag.MemOnly,
+  });
+  t.defineGroup(0x0f01, 1, {
+    name: 'sidt',
+    exec: storeTableRegister(true),
+    flags: rm | OpFlag.MemOnly,
+  });
+  t.defineGroup(0x0f01, 2, {
+    name: 'lgdt',
+    exec: loadTableRegister(false),
+    flags: rm | OpFlag.MemOnly | OpFlag.Default64,
+  });
+  t.defineGroup(0x0f01, 3, {
+    name: 'lidt',
+    exec: loadTableRegister(true),
+    flags: rm | OpFlag.MemOnly | OpFlag.Default64,
+  });
   t.defineGroup(0x0f01, 4, { name: 'smsw', exec: smsw, flags: rm });
   t.defineGroup(0x0f01, 6, { name: 'lmsw', exec: lmsw, flags: rm | ends });
   t.defineGroup(0x0f01, 7, { name: 'invlpg', exec: invlpg, flags: rm | OpFlag.MemOnly });
