@@ -99,7 +99,7 @@ export function write8(cpu: Cpu, lo: number, hi: number, value: number): void {
 
 export function write16(cpu: Cpu, lo: number, hi: number, value: number): void {
   if ((lo & 0xfff) > 0xffe) {
-    checkWritable(cpu, (lo + 1) | 0, carry(lo, hi, 1));
+    checkSplitWrite(cpu, lo, hi, 1);
     write8(cpu, lo, hi, value);
     write8(cpu, (lo + 1) | 0, carry(lo, hi, 1), value >> 8);
     return;
@@ -114,7 +114,7 @@ export function write16(cpu: Cpu, lo: number, hi: number, value: number): void {
 
 export function write32(cpu: Cpu, lo: number, hi: number, value: number): void {
   if ((lo & 0xfff) > 0xffc) {
-    checkWritable(cpu, (lo + 3) | 0, carry(lo, hi, 3));
+    checkSplitWrite(cpu, lo, hi, 3);
     write16(cpu, lo, hi, value);
     write16(cpu, (lo + 2) | 0, carry(lo, hi, 2), value >>> 16);
     return;
@@ -129,7 +129,7 @@ export function write32(cpu: Cpu, lo: number, hi: number, value: number): void {
 
 export function write64(cpu: Cpu, lo: number, hi: number, valueLo: number, valueHi: number): void {
   if ((lo & 0xfff) > 0xff8) {
-    checkWritable(cpu, (lo + 7) | 0, carry(lo, hi, 7));
+    checkSplitWrite(cpu, lo, hi, 7);
     write32(cpu, lo, hi, valueLo);
     write32(cpu, (lo + 4) | 0, carry(lo, hi, 4), valueHi);
     return;
@@ -143,9 +143,14 @@ export function write64(cpu: Cpu, lo: number, hi: number, valueLo: number, value
   cpu.view.setInt32(address + 4, valueHi, true);
 }
 
-/** Faults now if the page holding lo/hi is not writable, so a split write is all or nothing. */
-function checkWritable(cpu: Cpu, lo: number, hi: number): void {
+/**
+ * A write that crosses a page boundary is all or nothing: both pages are checked first, and
+ * a fault on the second reports the first byte of that page in CR2, as hardware does.
+ */
+function checkSplitWrite(cpu: Cpu, lo: number, hi: number, lastByte: number): void {
   writeAddress(cpu, lo, hi);
+  const secondLo = ((lo + lastByte) & ~0xfff) | 0;
+  writeAddress(cpu, secondLo, carry(lo, hi, lastByte));
 }
 
 /** The high half of lo/hi + small, for accesses that straddle a 4 GiB boundary. */
