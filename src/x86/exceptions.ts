@@ -9,6 +9,7 @@ import { type Cpu, Cr0, SegAttrBits } from './cpu.js';
 import { ExitReason } from './exit.js';
 import { Fault, Vector } from './fault.js';
 import { Flag, readFlags } from './flags.js';
+import { checkCanonicalStack } from './isa/stack.js';
 import { descriptorAttributes, readDescriptor, Seg, setSegmentFromDescriptor } from './segments.js';
 
 /** How an event arose: it decides privilege checks and the error code. */
@@ -337,6 +338,7 @@ function deliverLong(cpu: Cpu, vector: number, kind: EventKind, errorCode: numbe
     const newLo = (rspLo - 8) | 0;
     if (newLo >>> 0 > rspLo >>> 0) rspHi = (rspHi - 1) | 0;
     rspLo = newLo;
+    checkCanonicalStack(rspHi);
     write64(cpu, rspLo, rspHi, valueLo, valueHi);
   };
   push(oldSs, 0);

@@ -92,6 +92,8 @@ function setPteBits(cpu: Cpu, gpa: number, bits: number): void {
  * CR2 set) when the access is not allowed. Returns the TLB index.
  */
 export function translate(cpu: Cpu, lo: number, hi: number, access: Access, user: boolean): number {
+  // A non-canonical address never reaches the TLB, so this slow path is where it faults.
+  if ((hi << 16) >> 16 !== hi && cpu.efer & Efer.LMA) throw new Fault(Vector.GP, 0);
   const index = (lo >>> 12) & TLB_MASK;
   let gpa: number;
   let allowed = ALL_ACCESS;
@@ -121,6 +123,25 @@ export function translate(cpu: Cpu, lo: number, hi: number, access: Access, user
   cpu.tlbAddr[index] = mfn * 4096;
   cpu.tlbFlags[index] = allowed | (global ? TlbBits.Global : 0);
   return index;
+}
+
+/** Physical-address bits 40-51 in an entry's high half: above the 40 bits we advertise. */
+const ABOVE_MAXPHYADDR = 0x000fff00;
+
+/** Whether a present 64-bit paging entry at `level` has a reserved bit set. */
+function reservedBitsSet(entry: number, entryHi: number, level: number, nxe: boolean): boolean {
+  if (entryHi & ABOVE_MAXPHYADDR || (entryHi < 0 && !nxe)) return true;
+  if (!(entry & 0x80)) return false;
+  switch (level) {
+    case 4:
+      return true; // PS is reserved in a PML4 entry
+    case 3:
+      return (entry & 0x3fffe000) !== 0; // a 1 GiB page's bits 13-29
+    case 2:
+      return (entry & 0x001fe000) !== 0; // a 2 MiB page's bits 13-20
+    default:
+      return false;
+  }
 }
 
 interface Walk {
@@ -227,7 +248,9 @@ function walkPageTables(cpu: Cpu, lo: number, hi: number, access: Access, user: 
       const entry = readPte64(cpu, entryAddr);
       const entryHi = cpu.hi;
       if (!(entry & 1)) throw pageFault(cpu, lo, hi, access, user, 0);
-      if (entryHi < 0 && !nxe) throw pageFault(cpu, lo, hi, access, user, PfError.P | PfError.RSVD);
+      if (reservedBitsSet(entry, entryHi, level, nxe)) {
+        throw pageFault(cpu, lo, hi, access, user, PfError.P | PfError.RSVD);
+      }
       writable &&= (entry & 2) !== 0;
       userOk &&= (entry & 4) !== 0;
       if (nxe && entryHi < 0) executable = false;

@@ -1,7 +1,13 @@
 /** The stack: PUSH and POP of 16, 32 and 64 bits at the current stack-address size. */
 import { read16, read32, read64, write16, write32, write64 } from '../access.js';
 import type { Cpu } from '../cpu.js';
+import { Fault, Vector } from '../fault.js';
 import { Seg } from '../segments.js';
+
+/** A stack reference to a non-canonical address is #SS(0), not #GP. */
+export function checkCanonicalStack(hi: number): void {
+  if ((hi << 16) >> 16 !== hi) throw new Fault(Vector.SS, 0);
+}
 
 /** Pushes a value of `size` bits (hi used for 64). The stack pointer moves only on success. */
 export function push(cpu: Cpu, size: number, lo: number, hi: number): void {
@@ -11,6 +17,7 @@ export function push(cpu: Cpu, size: number, lo: number, hi: number): void {
     const rspLo = gpr[8]!;
     const newLo = (rspLo - bytes) | 0;
     const newHi = newLo >>> 0 > rspLo >>> 0 ? (gpr[9]! - 1) | 0 : gpr[9]!;
+    checkCanonicalStack(newHi);
     if (size === 64) write64(cpu, newLo, newHi, lo, hi);
     else if (size === 32) write32(cpu, newLo, newHi, lo);
     else write16(cpu, newLo, newHi, lo);
@@ -42,6 +49,7 @@ export function peek(cpu: Cpu, size: number, offset: number): number {
   if (cpu.stackSize === 64) {
     lo = (gpr[8]! + offset) | 0;
     hi = lo >>> 0 < gpr[8]! >>> 0 ? (gpr[9]! + 1) | 0 : gpr[9]!;
+    checkCanonicalStack(hi);
   } else {
     const sp = cpu.stackSize === 32 ? (gpr[8]! + offset) | 0 : (gpr[8]! + offset) & 0xffff;
     lo = (cpu.segBaseLo[Seg.SS]! + sp) | 0;
