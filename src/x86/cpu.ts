@@ -230,11 +230,12 @@ export class Cpu {
       this.codeSize = 16;
       this.stackSize = 16;
     } else {
-      this.cpl = this.segSel[Seg.CS]! & 3;
+      // SS.DPL is the CPL, as in VMX: it is right even between setting CR0.PE and the far
+      // jump that loads a protected-mode CS.
+      this.cpl = (this.segAttr[Seg.SS]! >> SegAttrBits.DplShift) & 3;
       const long = (this.efer & Efer.LMA) !== 0 && (csAttr & SegAttrBits.L) !== 0;
       this.codeSize = long ? 64 : csAttr & SegAttrBits.DB ? 32 : 16;
       this.stackSize = long ? 64 : this.segAttr[Seg.SS]! & SegAttrBits.DB ? 32 : 16;
-      // In long mode the DPL of SS, not CS.RPL, is the CPL for stack purposes; they agree.
     }
     this.updateTlbMasks();
   }
