@@ -6,9 +6,7 @@
 import type { Cpu } from './cpu.js';
 import { ExitReason } from './exit.js';
 import { RESTART } from './fault.js';
-import { Access, TLB_SIZE, translate } from './mmu.js';
-
-const TLB_MASK = TLB_SIZE - 1;
+import { Access, tlbIndex, translate } from './mmu.js';
 
 /** Machine address for an access of `size` bytes, or a negative number for MMIO. */
 function slowTranslate(cpu: Cpu, lo: number, hi: number, access: Access, user: boolean): number {
@@ -18,8 +16,8 @@ function slowTranslate(cpu: Cpu, lo: number, hi: number, access: Access, user: b
 }
 
 /** The machine address of a readable byte range that does not cross a page, or -1 for MMIO. */
-function readAddress(cpu: Cpu, lo: number, hi: number): number {
-  const index = (lo >>> 12) & TLB_MASK;
+export function readAddress(cpu: Cpu, lo: number, hi: number): number {
+  const index = tlbIndex(lo, hi);
   if (
     cpu.tlbTagLo[index] === (lo & ~0xfff) &&
     cpu.tlbTagHi[index] === hi &&
@@ -30,8 +28,8 @@ function readAddress(cpu: Cpu, lo: number, hi: number): number {
   return slowTranslate(cpu, lo, hi, Access.Read, cpu.cpl === 3);
 }
 
-function writeAddress(cpu: Cpu, lo: number, hi: number): number {
-  const index = (lo >>> 12) & TLB_MASK;
+export function writeAddress(cpu: Cpu, lo: number, hi: number): number {
+  const index = tlbIndex(lo, hi);
   if (
     cpu.tlbTagLo[index] === (lo & ~0xfff) &&
     cpu.tlbTagHi[index] === hi &&
@@ -190,7 +188,7 @@ function mmioWrite(cpu: Cpu, size: number, value: number, valueHi: number): void
 
 /** Instruction fetch: the machine address of lo/hi for execution, or -1 (no frame). */
 export function fetchAddress(cpu: Cpu, lo: number, hi: number): number {
-  const index = (lo >>> 12) & TLB_MASK;
+  const index = tlbIndex(lo, hi);
   if (
     cpu.tlbTagLo[index] === (lo & ~0xfff) &&
     cpu.tlbTagHi[index] === hi &&

@@ -129,6 +129,8 @@ export class Cpu {
   /** Model-specific registers that are plain storage, by index (lo, hi). */
   readonly msrs = new Map<number, [number, number]>();
   readonly fpu = new FpuState();
+  /** Guest-physical addresses of the paging entries of the walk in progress (mmu.ts). */
+  readonly walkEntries = new Float64Array(4);
   /** PAE page-directory-pointer entries, loaded with CR3 (4 × lo/hi). */
   readonly pdpte = new Int32Array(8);
   readonly dr = new Int32Array(16);

@@ -7,8 +7,17 @@ import { type Cpu, Cr0, Cr4, Efer, TlbBits } from './cpu.js';
 import { Fault, Vector } from './fault.js';
 import { P2m } from './memory.js';
 
-export const TLB_SIZE = 4096;
+export const TLB_SIZE = 8192;
 const TLB_MASK = TLB_SIZE - 1;
+
+/**
+ * The TLB slot of a linear page. Bits above the page number are folded in so that pages at
+ * the same offset in different 2 MiB or 4 GiB regions (code, data and stack of a program,
+ * the kernel's mappings) do not all land in one slot.
+ */
+export function tlbIndex(lo: number, hi: number): number {
+  return ((lo >>> 12) ^ (lo >>> 21) ^ hi) & TLB_MASK;
+}
 /** A tag no linear address has (bit 48 set, bit 47 clear: non-canonical). */
 const INVALID_TAG_HI = 0x00010000;
 
@@ -48,7 +57,7 @@ export function flushTlb(cpu: Cpu, global: boolean): void {
 
 /** INVLPG: drops the entry for one linear page. */
 export function flushTlbPage(cpu: Cpu, lo: number, hi: number): void {
-  const index = (lo >>> 12) & TLB_MASK;
+  const index = tlbIndex(lo, hi);
   if (cpu.tlbTagLo[index] === (lo & ~0xfff) && cpu.tlbTagHi[index] === hi) {
     cpu.tlbTagHi[index] = INVALID_TAG_HI;
     cpu.tlbFlags[index] = 0;
@@ -82,9 +91,11 @@ function readPte64(cpu: Cpu, gpa: number): number {
   return cpu.view.getInt32(machine, true);
 }
 
+/** Sets accessed/dirty bits in a paging entry, writing only when they are not set yet. */
 function setPteBits(cpu: Cpu, gpa: number, bits: number): void {
   const machine = guestPhysicalToMachine(cpu, gpa);
-  cpu.view.setInt32(machine, cpu.view.getInt32(machine, true) | bits, true);
+  const entry = cpu.view.getInt32(machine, true);
+  if ((entry & bits) !== bits) cpu.view.setInt32(machine, entry | bits, true);
 }
 
 /**
@@ -94,7 +105,7 @@ function setPteBits(cpu: Cpu, gpa: number, bits: number): void {
 export function translate(cpu: Cpu, lo: number, hi: number, access: Access, user: boolean): number {
   // A non-canonical address never reaches the TLB, so this slow path is where it faults.
   if ((hi << 16) >> 16 !== hi && cpu.efer & Efer.LMA) throw new Fault(Vector.GP, 0);
-  const index = (lo >>> 12) & TLB_MASK;
+  const index = tlbIndex(lo, hi);
   let gpa: number;
   let allowed = ALL_ACCESS;
   let global = false;
@@ -181,7 +192,8 @@ function walkPageTables(cpu: Cpu, lo: number, hi: number, access: Access, user: 
   let gpa: number;
   let global = false;
   let dirty: boolean;
-  const accessed: number[] = [];
+  const accessed = cpu.walkEntries;
+  let levels = 0;
 
   if (!(cr4 & Cr4.PAE)) {
     // 32-bit paging: two levels of 4-byte entries.
@@ -190,7 +202,7 @@ function walkPageTables(cpu: Cpu, lo: number, hi: number, access: Access, user: 
     if (!(pde & 1)) throw pageFault(cpu, lo, hi, access, user, 0);
     writable &&= (pde & 2) !== 0;
     userOk &&= (pde & 4) !== 0;
-    accessed.push(pdeAddr >>> 0);
+    accessed[levels++] = pdeAddr >>> 0;
     if (pde & 0x80 && cr4 & Cr4.PSE) {
       // 4 MiB page: bits 13..20 of the entry extend the frame above 4 GiB (PSE-36).
       gpa = ((pde & 0xffc00000) >>> 0) + ((pde >>> 13) & 0xff) * 2 ** 32 + (lo & 0x3fffff);
@@ -205,7 +217,7 @@ function walkPageTables(cpu: Cpu, lo: number, hi: number, access: Access, user: 
         writable,
         userOk,
         executable,
-        accessed,
+        levels,
         pdeAddr >>> 0,
         dirty,
       );
@@ -215,11 +227,11 @@ function walkPageTables(cpu: Cpu, lo: number, hi: number, access: Access, user: 
       if (!(pte & 1)) throw pageFault(cpu, lo, hi, access, user, 0);
       writable &&= (pte & 2) !== 0;
       userOk &&= (pte & 4) !== 0;
-      accessed.push(pteAddr);
+      accessed[levels++] = pteAddr;
       gpa = ((pte & ~0xfff) >>> 0) + (lo & 0xfff);
       dirty = (pte & 0x40) !== 0;
       global = (pte & 0x100) !== 0 && (cr4 & Cr4.PGE) !== 0;
-      finishWalk(cpu, lo, hi, access, user, writable, userOk, executable, accessed, pteAddr, dirty);
+      finishWalk(cpu, lo, hi, access, user, writable, userOk, executable, levels, pteAddr, dirty);
     }
   } else {
     let tableAddr: number;
@@ -254,7 +266,7 @@ function walkPageTables(cpu: Cpu, lo: number, hi: number, access: Access, user: 
       writable &&= (entry & 2) !== 0;
       userOk &&= (entry & 4) !== 0;
       if (nxe && entryHi < 0) executable = false;
-      accessed.push(entryAddr);
+      accessed[levels++] = entryAddr;
       const frame = ((entry & ~0xfff) >>> 0) + (entryHi & 0xfffff) * 2 ** 32;
       const large = level <= 3 && (entry & 0x80) !== 0;
       if (level === 1 || large) {
@@ -276,7 +288,7 @@ function walkPageTables(cpu: Cpu, lo: number, hi: number, access: Access, user: 
           writable,
           userOk,
           executable,
-          accessed,
+          levels,
           entryAddr,
           dirty,
         );
@@ -312,7 +324,7 @@ function finishWalk(
   writable: boolean,
   userOk: boolean,
   executable: boolean,
-  accessed: number[],
+  levels: number,
   leaf: number,
   dirty: boolean,
 ): void {
@@ -325,7 +337,8 @@ function finishWalk(
   if (access === Access.Exec && !user && userOk && cpu.cr4 & Cr4.SMEP) {
     throw pageFault(cpu, lo, hi, access, user, present);
   }
-  for (const address of accessed) setPteBits(cpu, address, 0x20);
+  const entries = cpu.walkEntries;
+  for (let i = 0; i < levels; i++) setPteBits(cpu, entries[i]!, 0x20);
   if (access === Access.Write && !dirty) setPteBits(cpu, leaf, 0x40);
 }
 

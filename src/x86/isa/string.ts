@@ -17,12 +17,13 @@
  * Every string instruction is flagged Branch: a REP instruction may have to stay at its own
  * address, so all of them set RIP themselves (`stepOver` when done).
  */
+
+import { readAddress, writeAddress } from '../access.js';
 import type { Cpu } from '../cpu.js';
 import { ExitReason } from '../exit.js';
 import { RESTART } from '../fault.js';
 import { Flag } from '../flags.js';
 import type { Handler, Insn } from '../insn.js';
-import { Access, TLB_SIZE, translate } from '../mmu.js';
 import { Seg } from '../segments.js';
 import { type OpcodeTable, OpFlag } from '../table.js';
 import { AluOp, alu } from './alu.js';
@@ -40,7 +41,6 @@ const enum Kind {
 
 /** Bytes a REP instruction may process before it yields to the run loop. */
 const REP_BUDGET_BYTES = 32768;
-const TLB_MASK = TLB_SIZE - 1;
 const RSI = 6;
 const RDI = 7;
 
@@ -153,28 +153,9 @@ function elementsInPage(
   return n;
 }
 
-/**
- * The machine address of linear lo/hi for a read or write of bytes within one page, through
- * the TLB as access.ts does it (a write drops decoded code in the frame); -1 for MMIO.
- */
+/** The machine address of linear lo/hi for a read or write within one page; -1 for MMIO. */
 function machineAddress(cpu: Cpu, lo: number, hi: number, write: boolean): number {
-  const index = (lo >>> 12) & TLB_MASK;
-  const mask = write ? cpu.writeMask : cpu.readMask;
-  if (
-    cpu.tlbTagLo[index] === (lo & ~0xfff) &&
-    cpu.tlbTagHi[index] === hi &&
-    cpu.tlbFlags[index]! & mask
-  ) {
-    return cpu.tlbAddr[index]! + (lo & 0xfff);
-  }
-  const filled = translate(cpu, lo, hi, write ? Access.Write : Access.Read, cpu.cpl === 3);
-  if (filled < 0) return -1;
-  const address = cpu.tlbAddr[filled]! + (lo & 0xfff);
-  if (write) {
-    const mfn = Math.floor(address / 4096);
-    if (cpu.blocks.hasCode(mfn)) cpu.blocks.invalidateFrame(mfn, cpu);
-  }
-  return address;
+  return write ? writeAddress(cpu, lo, hi) : readAddress(cpu, lo, hi);
 }
 
 /**
