@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ExitReason } from './exit.js';
 import { Flag } from './flags.js';
+import { fuzzScale, fuzzSeeded } from './testing/fuzz.js';
 import { TestMachine } from './testing/machine.js';
 
 const CODE = 0x100000;
@@ -127,9 +128,9 @@ describe('run loop', () => {
 describe('arbitrary bytes', () => {
   // Random code must end in an architectural outcome — an exception handled through the IDT,
   // a triple fault, an exit — and never in a JavaScript exception.
-  const runs = Number(process.env.XENOTYPE_FUZZ_RUNS ?? 300);
+  const runs = 300 * fuzzScale();
   test(`${runs} random code pages never crash the emulator`, () => {
-    let state = 0x12345678;
+    let state = fuzzSeeded(0x12345678);
     const random = (): number => {
       state ^= state << 13;
       state ^= state >>> 17;

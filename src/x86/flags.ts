@@ -196,6 +196,35 @@ export function setArithFlags(cpu: Cpu, flags: number): void {
   cpu.lazy[Lazy.Op] = LazyOp.Eager;
 }
 
+/** Replaces the flags in `mask` (arithmetic flags only) with `value`, keeping the others. */
+export function updateFlags(cpu: Cpu, mask: number, value: number): void {
+  materializeFlags(cpu);
+  cpu.flags = (cpu.flags & ~mask) | (value & mask);
+}
+
+/** SF, ZF and PF of a `size`-bit result (lo/hi; narrow results need not be masked). */
+export function szpFlags(size: number, lo: number, hi: number): number {
+  let f = PARITY[lo & 0xff]!;
+  switch (size) {
+    case 8:
+      if ((lo & 0xff) === 0) f |= Flag.ZF;
+      if (lo & 0x80) f |= Flag.SF;
+      return f;
+    case 16:
+      if ((lo & 0xffff) === 0) f |= Flag.ZF;
+      if (lo & 0x8000) f |= Flag.SF;
+      return f;
+    case 32:
+      if (lo === 0) f |= Flag.ZF;
+      if (lo < 0) f |= Flag.SF;
+      return f;
+    default:
+      if ((lo | hi) === 0) f |= Flag.ZF;
+      if (hi < 0) f |= Flag.SF;
+      return f;
+  }
+}
+
 export function carryFlag(cpu: Cpu): number {
   const lazy = cpu.lazy;
   switch (lazy[Lazy.Op]) {

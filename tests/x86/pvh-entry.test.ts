@@ -25,7 +25,8 @@ function xenPolicy() {
   return {
     ...base,
     cpuid(leaf: number, subleaf: number, vcpu: number): CpuidResult | undefined {
-      if (leaf === 0x40000000) return { eax: 0x40000004, ebx: 0x566e6558, ecx: 0x65584d4d, edx: 0x4d4d566e };
+      if (leaf === 0x40000000)
+        return { eax: 0x40000004, ebx: 0x566e6558, ecx: 0x65584d4d, edx: 0x4d4d566e };
       if (leaf === 0x40000001) return { eax: (4 << 16) | 19, ebx: 0, ecx: 0, edx: 0 };
       if (leaf === 0x40000002) return { eax: 1, ebx: 0x40000000, ecx: 0, edx: 0 };
       if (leaf > 0x40000002 && leaf < 0x40000100) return { eax: 0, ebx: 0, ecx: 0, edx: 0 };
@@ -43,7 +44,10 @@ test('the Debian kernel runs from its PVH entry to its first hypercall', async (
   machine.map(0, MEMORY);
   (machine.cpu as { policy: unknown }).policy = xenPolicy();
   for (const segment of kernel.segments) {
-    machine.write(Number(segment.paddr), vmlinux.subarray(segment.offset, segment.offset + segment.filesz));
+    machine.write(
+      Number(segment.paddr),
+      vmlinux.subarray(segment.offset, segment.offset + segment.filesz),
+    );
   }
   const cmdline = new TextEncoder().encode('console=hvc0 earlyprintk=xen\0');
   machine.write(CMDLINE, cmdline);
@@ -94,7 +98,9 @@ test('the Debian kernel runs from its PVH entry to its first hypercall', async (
       if (!exit.write) cpu.completeRead(0xffffffff);
       seen.push(`io ${exit.port.toString(16)}`);
     } else {
-      assert.fail(`unexpected exit ${exit.reason} at ${cpu.ripHi.toString(16)}:${(cpu.ripLo >>> 0).toString(16)} ${exit.message}`);
+      assert.fail(
+        `unexpected exit ${exit.reason} at ${cpu.ripHi.toString(16)}:${(cpu.ripLo >>> 0).toString(16)} ${exit.message}`,
+      );
     }
     exit = cpu.run(50_000_000);
   }

@@ -5,8 +5,9 @@
 import type { Cpu } from '../cpu.js';
 import { carryFlag, Lazy, LazyOp } from '../flags.js';
 import type { Handler, Insn } from '../insn.js';
-import { Imm, type OpcodeTable, OpFlag, type SizedHandlers } from '../table.js';
+import { Imm, type OpcodeTable, OpFlag } from '../table.js';
 import { getRegSized, linear, readSized, setRegSized, writeSized } from './operands.js';
+import { sized } from './sized.js';
 
 export const enum AluOp {
   Add = 0,
@@ -91,10 +92,6 @@ export function alu(
 }
 
 /** Handlers for one ALU op in one operand form, for 8 or for 16/32/64 bits. */
-function sized(make: (size: number) => Handler): SizedHandlers {
-  return [make(16), make(32), make(64)];
-}
-
 /** E ← E op G (00 01 08 09 …): register or read-modify-write memory destination. */
 function formEG(op: AluOp, size: number): Handler {
   return (cpu: Cpu, i: Insn) => {

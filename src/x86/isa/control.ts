@@ -3,13 +3,10 @@ import type { Cpu } from '../cpu.js';
 import { softwareInterrupt } from '../exceptions.js';
 import { condition, Flag, readFlags } from '../flags.js';
 import type { Handler, Insn } from '../insn.js';
-import { Imm, type OpcodeTable, OpFlag, type SizedHandlers } from '../table.js';
+import { Imm, type OpcodeTable, OpFlag } from '../table.js';
 import { readRmSized } from './operands.js';
+import { sized } from './sized.js';
 import { discard, pop, push } from './stack.js';
-
-function sized(make: (size: number) => Handler): SizedHandlers {
-  return [make(16), make(32), make(64)];
-}
 
 /** Sets RIP to the address after the instruction. */
 export function stepOver(cpu: Cpu, i: Insn): void {

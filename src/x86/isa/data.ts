@@ -1,7 +1,7 @@
 /** Data movement: MOV, LEA, XCHG, NOP, MOVZX/MOVSX/MOVSXD, PUSH/POP, CBW/CWD families. */
 import { Fault, Vector } from '../fault.js';
 import type { Handler } from '../insn.js';
-import { Imm, type OpcodeTable, OpFlag, type SizedHandlers } from '../table.js';
+import { Imm, type OpcodeTable, OpFlag } from '../table.js';
 import {
   effectiveAddress,
   getReg8,
@@ -15,11 +15,8 @@ import {
   writeRmSized,
   writeSized,
 } from './operands.js';
+import { sized } from './sized.js';
 import { pop, push } from './stack.js';
-
-function sized(make: (size: number) => Handler): SizedHandlers {
-  return [make(16), make(32), make(64)];
-}
 
 const movEG =
   (size: number): Handler =>

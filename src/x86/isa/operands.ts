@@ -64,6 +64,25 @@ export function linear(cpu: Cpu, i: Insn): number {
   return (lo + cpu.segBaseLo[seg]!) | 0;
 }
 
+/**
+ * The linear address of seg:offset for an offset (effective address) already computed as
+ * lo/hi: returns lo, leaves hi in `cpu.eaHi`.
+ */
+export function segmentAddress(cpu: Cpu, seg: number, lo: number, hi: number): number {
+  if (cpu.codeSize === 64) {
+    // Only FS and GS have bases in 64-bit mode.
+    if (seg < Seg.FS) {
+      cpu.eaHi = hi;
+      return lo;
+    }
+    const sum = (lo + cpu.segBaseLo[seg]!) | 0;
+    cpu.eaHi = (hi + cpu.segBaseHi[seg]! + (sum >>> 0 < lo >>> 0 ? 1 : 0)) | 0;
+    return sum;
+  }
+  cpu.eaHi = 0;
+  return (lo + cpu.segBaseLo[seg]!) | 0;
+}
+
 /** A byte register: 0-15 the low byte of a GPR, 16-19 AH CH DH BH. */
 export function getReg8(cpu: Cpu, n: number): number {
   return n < 16 ? cpu.gpr[n * 2]! & 0xff : (cpu.gpr[(n - 16) * 2]! >> 8) & 0xff;

@@ -1,8 +1,14 @@
-/** The stack: PUSH and POP of 16, 32 and 64 bits at the current stack-address size. */
+/**
+ * The stack: PUSH and POP of 16, 32 and 64 bits at the current stack-address size, and the
+ * stack-pointer bookkeeping of the instructions that push or pop several values.
+ */
 import { read16, read32, read64, write16, write32, write64 } from '../access.js';
 import type { Cpu } from '../cpu.js';
 import { Fault, Vector } from '../fault.js';
 import { Seg } from '../segments.js';
+
+const RSP = 8;
+const RBP = 10;
 
 /** A stack reference to a non-canonical address is #SS(0), not #GP. */
 export function checkCanonicalStack(hi: number): void {
@@ -70,5 +76,38 @@ export function discard(cpu: Cpu, bytes: number): void {
     gpr[8] = (sp + bytes) | 0;
   } else {
     gpr[8] = (sp & ~0xffff) | ((sp + bytes) & 0xffff);
+  }
+}
+
+/** Runs `body`; if it faults, puts RSP and RBP back as they were. */
+export function keepingStack(cpu: Cpu, body: () => void): void {
+  const rsp = cpu.gpr[RSP]!;
+  const rspHi = cpu.gpr[RSP + 1]!;
+  const rbp = cpu.gpr[RBP]!;
+  const rbpHi = cpu.gpr[RBP + 1]!;
+  try {
+    body();
+  } catch (error) {
+    cpu.gpr[RSP] = rsp;
+    cpu.gpr[RSP + 1] = rspHi;
+    cpu.gpr[RBP] = rbp;
+    cpu.gpr[RBP + 1] = rbpHi;
+    throw error;
+  }
+}
+
+/** Sets RSP to a value popped at `size` bits, as the new stack's size sees it. */
+export function setStackPointer(cpu: Cpu, size: number, lo: number, hi: number): void {
+  if (size === 64) {
+    cpu.gpr[RSP] = lo;
+    cpu.gpr[RSP + 1] = hi;
+  } else if (size === 32) {
+    cpu.gpr[RSP] = lo;
+    cpu.gpr[RSP + 1] = 0;
+  } else if (cpu.stackSize === 16) {
+    cpu.gpr[RSP] = (cpu.gpr[RSP]! & ~0xffff) | (lo & 0xffff);
+  } else {
+    cpu.gpr[RSP] = lo & 0xffff;
+    cpu.gpr[RSP + 1] = 0;
   }
 }

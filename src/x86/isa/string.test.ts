@@ -8,10 +8,11 @@ import { type Cpu, Reg } from '../cpu.js';
 import { ExitReason } from '../exit.js';
 import { Flag } from '../flags.js';
 import { Seg } from '../segments.js';
+import { fuzzScale, fuzzSeeded } from '../testing/fuzz.js';
 import { TestMachine } from '../testing/machine.js';
-import { assemble, assembleMany } from '../testing/native/assemble.js';
-import { LAYOUT, type NativeCase, runNative } from '../testing/native/native.js';
-import { differences, toBigint, UserModeMachine } from '../testing/user-mode.js';
+import { assemble } from '../testing/native/assemble.js';
+import { LAYOUT } from '../testing/native/native.js';
+import { hostDifferences, toBigint, UserModeMachine } from '../testing/user-mode.js';
 
 const D = LAYOUT.data;
 const DF = Flag.DF;
@@ -29,7 +30,7 @@ function random(seed: number): () => number {
 
 /** The data region every case starts from: random bytes, a copy for CMPS, a run for SCAS. */
 function dataRegion(): Uint8Array {
-  const next = random(0x5eed);
+  const next = random(fuzzSeeded(0x5eed));
   const data = new Uint8Array(LAYOUT.regionSize);
   for (let i = 0; i < data.length; i++) data[i] = next() & 0xff;
   data.copyWithin(0x8000, 0, 0x2000);
@@ -55,46 +56,50 @@ function setup(src: number, dst: number, count: number): string {
 }
 
 function compareAll(cases: StringCase[]): void {
-  const codes = assembleMany(cases.map((c) => c.source));
-  const natives: NativeCase[] = cases.map((c, i) => ({
-    code: codes[i]!,
-    data: DATA,
-    rflags: c.rflags ?? 0,
-  }));
-  const results = runNative(natives);
-  const emulator = new UserModeMachine();
-  const failures: string[] = [];
-  cases.forEach((c, i) => {
-    const emulated = emulator.run(natives[i]!);
-    const diff = differences(results[i]!, emulated);
-    if (diff.length > 0) failures.push(`${c.name}:\n    ${diff.join('\n    ')}`);
-  });
+  const failures = hostDifferences(cases.map((c) => ({ ...c, data: DATA })));
   assert.deepEqual(failures, [], `${failures.length} of ${cases.length} cases differ`);
+}
+
+/**
+ * XENOTYPE_FUZZ rounds of `generate` (each run before the next is generated: every case
+ * carries the 64 KiB data region); the failures of all rounds are reported together.
+ */
+function compareRounds(generate: () => StringCase[]): void {
+  const failures: string[] = [];
+  let count = 0;
+  for (let round = 0; round < fuzzScale(); round++) {
+    const cases = generate();
+    count += cases.length;
+    failures.push(...hostDifferences(cases.map((c) => ({ ...c, data: DATA }))));
+  }
+  assert.deepEqual(failures, [], `${failures.length} of ${count} cases differ`);
 }
 
 describe('string instructions against the host CPU', () => {
   test('REP MOVS at every size, count, alignment and direction', () => {
-    const next = random(1);
-    const cases: StringCase[] = [];
-    const counts = [0, 1, 2, 3, 7, 16, 33, 255, 1000, 4097];
-    for (const size of [1, 2, 4, 8]) {
-      for (const count of counts) {
-        for (const down of [false, true]) {
-          const length = count * size;
-          if (length > 0x7000) continue;
-          const span = length > 0 ? length - size : 0;
-          const src = next() % (0x8000 - length);
-          const dst = 0x8000 + (next() % (0x8000 - length));
-          const first = (offset: number): number => (down ? offset + span : offset);
-          cases.push({
-            name: `rep movs${SUFFIX[size]} ×${count}${down ? ' DF=1' : ''}`,
-            source: `${setup(first(src), first(dst), count)} rep movs${SUFFIX[size]}`,
-            rflags: down ? DF : 0,
-          });
+    const next = random(fuzzSeeded(1));
+    compareRounds(() => {
+      const cases: StringCase[] = [];
+      const counts = [0, 1, 2, 3, 7, 16, 33, 255, 1000, 4097];
+      for (const size of [1, 2, 4, 8]) {
+        for (const count of counts) {
+          for (const down of [false, true]) {
+            const length = count * size;
+            if (length > 0x7000) continue;
+            const span = length > 0 ? length - size : 0;
+            const src = next() % (0x8000 - length);
+            const dst = 0x8000 + (next() % (0x8000 - length));
+            const first = (offset: number): number => (down ? offset + span : offset);
+            cases.push({
+              name: `rep movs${SUFFIX[size]} ×${count}${down ? ' DF=1' : ''}`,
+              source: `${setup(first(src), first(dst), count)} rep movs${SUFFIX[size]}`,
+              rflags: down ? DF : 0,
+            });
+          }
         }
       }
-    }
-    compareAll(cases);
+      return cases;
+    });
   });
 
   test('overlapping REP MOVS repeats the pattern as one element at a time would', () => {
@@ -121,26 +126,36 @@ describe('string instructions against the host CPU', () => {
   });
 
   test('REP STOS with uniform and patterned values, both directions', () => {
-    const next = random(2);
-    const cases: StringCase[] = [];
-    const values = ['0', '0x41', '0x1234', '0x01020304', '0x7f7f7f7f', '0x0102030405060708', '-1'];
-    for (const size of [1, 2, 4, 8]) {
-      for (const count of [0, 1, 5, 64, 513, 3000]) {
-        for (const value of values) {
-          for (const down of [false, true]) {
-            const length = count * size;
-            const dst = next() % (0x10000 - length);
-            const first = down && count > 0 ? dst + length - size : dst;
-            cases.push({
-              name: `rep stos${SUFFIX[size]} ×${count} ${value}${down ? ' DF=1' : ''}`,
-              source: `movabs $${value}, %rax\n mov $${hex(D + first)}, %edi\n mov $${count}, %ecx\n rep stos${SUFFIX[size]}`,
-              rflags: down ? DF : 0,
-            });
+    const next = random(fuzzSeeded(2));
+    compareRounds(() => {
+      const cases: StringCase[] = [];
+      const values = [
+        '0',
+        '0x41',
+        '0x1234',
+        '0x01020304',
+        '0x7f7f7f7f',
+        '0x0102030405060708',
+        '-1',
+      ];
+      for (const size of [1, 2, 4, 8]) {
+        for (const count of [0, 1, 5, 64, 513, 3000]) {
+          for (const value of values) {
+            for (const down of [false, true]) {
+              const length = count * size;
+              const dst = next() % (0x10000 - length);
+              const first = down && count > 0 ? dst + length - size : dst;
+              cases.push({
+                name: `rep stos${SUFFIX[size]} ×${count} ${value}${down ? ' DF=1' : ''}`,
+                source: `movabs $${value}, %rax\n mov $${hex(D + first)}, %edi\n mov $${count}, %ecx\n rep stos${SUFFIX[size]}`,
+                rflags: down ? DF : 0,
+              });
+            }
           }
         }
       }
-    }
-    compareAll(cases);
+      return cases;
+    });
   });
 
   test('REPE/REPNE CMPS and SCAS stop where the data says, with the flags of the last compare', () => {

@@ -28,7 +28,8 @@ import { Seg } from '../segments.js';
 import { type OpcodeTable, OpFlag } from '../table.js';
 import { AluOp, alu } from './alu.js';
 import { stepOver } from './control.js';
-import { getRegSized, readSized, setRegSized, writeSized } from './operands.js';
+import { getRegSized, readSized, segmentAddress, setRegSized, writeSized } from './operands.js';
+import { sized } from './sized.js';
 import { checkIoPermission } from './system.js';
 
 const enum Kind {
@@ -102,22 +103,6 @@ function decrementCount(cpu: Cpu, adsize: number, n: number): void {
   } else {
     gpr[2] = (lo & ~0xffff) | ((lo - n) & 0xffff);
   }
-}
-
-/** The linear address of seg:offset (offset lo/hi): returns lo, leaves hi in `cpu.eaHi`. */
-function linearOf(cpu: Cpu, seg: number, lo: number, hi: number): number {
-  if (cpu.codeSize === 64) {
-    // Only FS and GS have bases in 64-bit mode.
-    if (seg < Seg.FS) {
-      cpu.eaHi = hi;
-      return lo;
-    }
-    const sum = (lo + cpu.segBaseLo[seg]!) | 0;
-    cpu.eaHi = (hi + cpu.segBaseHi[seg]! + (sum >>> 0 < lo >>> 0 ? 1 : 0)) | 0;
-    return sum;
-  }
-  cpu.eaHi = 0;
-  return (lo + cpu.segBaseLo[seg]!) | 0;
 }
 
 /**
@@ -238,37 +223,37 @@ function loadElement(cpu: Cpu, at: number, bytes: number): number {
 function oneElement(cpu: Cpu, i: Insn, kind: Kind, size: number): void {
   switch (kind) {
     case Kind.Movs: {
-      const src = linearOf(cpu, i.seg, offsetOf(cpu, RSI, i.adsize), cpu.eaHi);
+      const src = segmentAddress(cpu, i.seg, offsetOf(cpu, RSI, i.adsize), cpu.eaHi);
       const value = readSized(cpu, src, cpu.eaHi, size);
       const valueHi = cpu.hi;
-      const dst = linearOf(cpu, Seg.ES, offsetOf(cpu, RDI, i.adsize), cpu.eaHi);
+      const dst = segmentAddress(cpu, Seg.ES, offsetOf(cpu, RDI, i.adsize), cpu.eaHi);
       writeSized(cpu, dst, cpu.eaHi, size, value, valueHi);
       return;
     }
     case Kind.Stos: {
       const value = getRegSized(cpu, 0, size);
       const valueHi = size === 64 ? cpu.hi : 0;
-      const dst = linearOf(cpu, Seg.ES, offsetOf(cpu, RDI, i.adsize), cpu.eaHi);
+      const dst = segmentAddress(cpu, Seg.ES, offsetOf(cpu, RDI, i.adsize), cpu.eaHi);
       writeSized(cpu, dst, cpu.eaHi, size, value, valueHi);
       return;
     }
     case Kind.Lods: {
-      const src = linearOf(cpu, i.seg, offsetOf(cpu, RSI, i.adsize), cpu.eaHi);
+      const src = segmentAddress(cpu, i.seg, offsetOf(cpu, RSI, i.adsize), cpu.eaHi);
       const value = readSized(cpu, src, cpu.eaHi, size);
       setRegSized(cpu, 0, size, value, size === 64 ? cpu.hi : 0);
       return;
     }
     case Kind.Cmps: {
-      const src = linearOf(cpu, i.seg, offsetOf(cpu, RSI, i.adsize), cpu.eaHi);
+      const src = segmentAddress(cpu, i.seg, offsetOf(cpu, RSI, i.adsize), cpu.eaHi);
       const a = readSized(cpu, src, cpu.eaHi, size);
       const aHi = size === 64 ? cpu.hi : 0;
-      const dst = linearOf(cpu, Seg.ES, offsetOf(cpu, RDI, i.adsize), cpu.eaHi);
+      const dst = segmentAddress(cpu, Seg.ES, offsetOf(cpu, RDI, i.adsize), cpu.eaHi);
       const b = readSized(cpu, dst, cpu.eaHi, size);
       alu(cpu, AluOp.Cmp, size, a, aHi, b, size === 64 ? cpu.hi : 0);
       return;
     }
     default: {
-      const dst = linearOf(cpu, Seg.ES, offsetOf(cpu, RDI, i.adsize), cpu.eaHi);
+      const dst = segmentAddress(cpu, Seg.ES, offsetOf(cpu, RDI, i.adsize), cpu.eaHi);
       const b = readSized(cpu, dst, cpu.eaHi, size);
       const bHi = size === 64 ? cpu.hi : 0;
       const a = getRegSized(cpu, 0, size);
@@ -299,14 +284,14 @@ function chunk(cpu: Cpu, i: Insn, kind: Kind, size: number, limit: number, up: b
   let dstHi = 0;
   if (USES_SOURCE[kind]) {
     const offset = offsetOf(cpu, RSI, adsize);
-    srcLo = linearOf(cpu, i.seg, offset, cpu.eaHi);
+    srcLo = segmentAddress(cpu, i.seg, offset, cpu.eaHi);
     srcHi = cpu.eaHi;
     const fit = elementsInPage(srcLo, offset, adsize, bytes, up);
     if (fit < n) n = fit;
   }
   if (USES_DESTINATION[kind]) {
     const offset = offsetOf(cpu, RDI, adsize);
-    dstLo = linearOf(cpu, Seg.ES, offset, cpu.eaHi);
+    dstLo = segmentAddress(cpu, Seg.ES, offset, cpu.eaHi);
     dstHi = cpu.eaHi;
     const fit = elementsInPage(dstLo, offset, adsize, bytes, up);
     if (fit < n) n = fit;
@@ -455,7 +440,7 @@ const portString =
     const step = cpu.flags & Flag.DF ? -bytes : bytes;
     const exit = cpu.exit;
     if (output) {
-      const src = linearOf(cpu, i.seg, offsetOf(cpu, RSI, adsize), cpu.eaHi);
+      const src = segmentAddress(cpu, i.seg, offsetOf(cpu, RSI, adsize), cpu.eaHi);
       const value = readSized(cpu, src, cpu.eaHi, size);
       exit.port = port;
       exit.size = bytes;
@@ -464,7 +449,7 @@ const portString =
       cpu.exitAfter(ExitReason.PortIo);
       advance(cpu, RSI, adsize, step);
     } else {
-      const dst = linearOf(cpu, Seg.ES, offsetOf(cpu, RDI, adsize), cpu.eaHi);
+      const dst = segmentAddress(cpu, Seg.ES, offsetOf(cpu, RDI, adsize), cpu.eaHi);
       const dstHi = cpu.eaHi;
       if (cpu.ioResult === undefined) {
         // Fault on the destination before the device sees the read.
@@ -499,7 +484,7 @@ export function install(t: OpcodeTable): void {
     t.define(opcode, { name, exec: stringOp(kind, 8), flags });
     t.define(opcode + 1, {
       name,
-      exec: [stringOp(kind, 16), stringOp(kind, 32), stringOp(kind, 64)],
+      exec: sized((size) => stringOp(kind, size)),
       flags,
     });
   }

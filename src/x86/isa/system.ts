@@ -12,6 +12,7 @@ import { flushTlbPage, loadPdptes } from '../mmu.js';
 import { loadDataSegment, Seg } from '../segments.js';
 import { Imm, type OpcodeTable, OpFlag } from '../table.js';
 import { getRegSized, linear, readRm16, setReg64, setRegSized, writeRm16 } from './operands.js';
+import { requireCpl0 } from './privilege.js';
 
 export const enum Msr {
   TSC = 0x10,
@@ -54,10 +55,6 @@ const STORAGE_MSRS = new Map<number, [number, number]>([
 for (let i = 0x200; i < 0x210; i++) STORAGE_MSRS.set(i, [0, 0]); // variable-range MTRRs
 for (const i of [0x250, 0x258, 0x259, 0x268, 0x269, 0x26a, 0x26b, 0x26c, 0x26d, 0x26e, 0x26f]) {
   STORAGE_MSRS.set(i, [0, 0]); // fixed-range MTRRs
-}
-
-function requireCpl0(cpu: Cpu): void {
-  if (cpu.cpl !== 0) throw new Fault(Vector.GP, 0);
 }
 
 /** The current TSC: the embedder's clock plus this vCPU's offset. */

@@ -11,7 +11,8 @@ import { Flag, Lazy, LazyOp } from '../flags.js';
 import { P2m } from '../memory.js';
 import { Seg } from '../segments.js';
 import { TestMachine } from './machine.js';
-import { LAYOUT, type NativeCase, type NativeResult } from './native/native.js';
+import { assembleMany } from './native/assemble.js';
+import { LAYOUT, type NativeCase, type NativeResult, runNative } from './native/native.js';
 
 /** Kernel-only area (guest-physical = linear): IDT, exception stubs, TSS, kernel stack. */
 const IDT = 0x8000;
@@ -235,4 +236,34 @@ export function differences(native: NativeResult, emulated: EmulatedResult): str
       out.push(`${name}+${hex(first)}: native ${hex(a[first]!)}, emulated ${hex(b[first]!)}`);
   }
   return out;
+}
+
+/** A snippet for hostDifferences: assembly (AT&T), the flags and data region it starts with. */
+export interface HostCase {
+  name: string;
+  source: string;
+  rflags?: number;
+  data?: Uint8Array;
+}
+
+/**
+ * Runs each snippet on this host's processor and in a UserModeMachine, and describes every
+ * case whose results differ (none: all agree).
+ */
+export function hostDifferences(cases: HostCase[]): string[] {
+  const codes = assembleMany(cases.map((c) => c.source));
+  const natives: NativeCase[] = cases.map((c, i) => {
+    const n: NativeCase = { code: codes[i]! };
+    if (c.data) n.data = c.data;
+    if (c.rflags !== undefined) n.rflags = c.rflags;
+    return n;
+  });
+  const results = runNative(natives);
+  const emulator = new UserModeMachine();
+  const failures: string[] = [];
+  cases.forEach((c, i) => {
+    const diff = differences(results[i]!, emulator.run(natives[i]!));
+    if (diff.length > 0) failures.push(`${c.name}:\n    ${diff.join('\n    ')}`);
+  });
+  return failures;
 }

@@ -168,20 +168,24 @@ function runBatch(
   hv.setUint32(16, crashAt, true);
   const input = Buffer.concat([header, ...encoded.slice(start, end)]);
   const count = end - start;
-  const child = spawnSync(runner, [], {
-    input,
-    maxBuffer: count * (RECORD_HEADER + 16 + 2 * LAYOUT.regionSize) + (1 << 20),
-    // Generous: every case may time out; the timer counts CPU time, this counts wall time.
-    timeout: 60_000 + count * (timeoutUs / 1000) * 4,
-  });
+  const spawn = () =>
+    spawnSync(runner, [], {
+      input,
+      maxBuffer: count * (RECORD_HEADER + 16 + 2 * LAYOUT.regionSize) + (1 << 20),
+      // Generous: every case may time out; the timer counts CPU time, this counts wall time.
+      timeout: 60_000 + count * (timeoutUs / 1000) * 4,
+    });
+  let child = spawn();
+  // Seen rarely on a loaded machine: the pipe to the runner breaks before it has read its
+  // input. That is the harness, not a case's result, so the batch is run once more.
+  if ((child.error as NodeJS.ErrnoException | undefined)?.code === 'EPIPE') child = spawn();
   const stderr = child.stderr?.toString().trim() ?? '';
   const where = `batch of cases ${start}..${end - 1}`;
   if (child.error) {
+    const how = child.signal !== null ? `killed by ${child.signal}` : `status ${child.status}`;
     throw new NativeRunnerError(
-      `the native runner failed to run (${where}): ${child.error.message}`,
-      {
-        cause: child.error,
-      },
+      `the native runner failed to run (${where}, ${how}): ${child.error.message}${stderr ? `: ${stderr}` : ''}`,
+      { cause: child.error },
     );
   }
   const out = child.stdout;

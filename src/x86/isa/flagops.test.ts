@@ -1,7 +1,8 @@
 /**
- * PUSHF/POPF privilege rules that the native differential tests (which run at CPL 3 with
- * IOPL 0) cannot reach: CPL 0, IOPL 3, 16-bit forms, and the VM86 rules with and without
- * CR4.VME (exercised by setting RFLAGS.VM under the handlers directly).
+ * LAHF SAHF PUSHF POPF (flagops.ts): against the host CPU at CPL 3, and in the emulator for the
+ * privilege rules the native tests (CPL 3, IOPL 0) cannot reach: CPL 0, IOPL 3, 16-bit forms,
+ * and the VM86 rules with and without CR4.VME (exercised by setting RFLAGS.VM under the
+ * handlers directly).
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -9,6 +10,8 @@ import { Cr4 } from '../cpu.js';
 import { ExitReason } from '../exit.js';
 import { Flag, Lazy, LazyOp } from '../flags.js';
 import { OpFlag } from '../table.js';
+import { add, rand64, randFlags } from '../testing/integer-cases.js';
+import { differentialSuite } from '../testing/integer-suite.js';
 import { TestMachine } from '../testing/machine.js';
 import { opcodeTable } from './index.js';
 
@@ -155,4 +158,33 @@ describe('POPF/PUSHF privilege rules', () => {
     assert.ok((popf.flags ?? 0) & OpFlag.Default64);
     assert.ok((pushf.flags ?? 0) & OpFlag.Default64);
   });
+});
+
+function genLahfSahf(): void {
+  for (let k = 0; k < 24; k++) {
+    add('lahf/sahf', 'lahf', {});
+    add('lahf/sahf', 'sahf', {});
+  }
+}
+
+function genFlagsStack(): void {
+  for (let k = 0; k < 12; k++) {
+    add('pushf/popf', 'pushf', {
+      stack: true,
+      rflags: randFlags() | (k & 1 ? 0x400 : 0) | (k & 2 ? 0x40000 : 0) | (k & 4 ? 0x200000 : 0),
+    });
+    add('pushf/popf', 'pushfw', { stack: true });
+    // POPF at CPL 3: IF and IOPL keep their values, TF is left clear.
+    const popped = rand64() & ~0x100n & ~0x4000n;
+    add('pushf/popf', 'push %rbx; popf', { set: { rbx: popped }, stack: true });
+    add('pushf/popf', 'push %bx; popfw', { set: { rbx: popped }, stack: true });
+    add('pushf/popf', 'popf; pushf', { set: { rbx: popped }, stack: true });
+  }
+}
+
+differentialSuite('LAHF SAHF PUSHF POPF: differential against the host CPU', 0x243f6a88, {
+  random: () => {
+    genLahfSahf();
+    genFlagsStack();
+  },
 });
