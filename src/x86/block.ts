@@ -18,7 +18,7 @@ const CACHE_SIZE = 1 << 16;
 /** A block turned into one JavaScript function: runs it all, returns instructions retired. */
 export type CompiledBlock = (cpu: Cpu, base: number) => number;
 
-/** Executions after which a block is compiled. */
+/** Executions after which a block is compiled, by default. */
 const COMPILE_THRESHOLD = 32;
 
 export class Block {
@@ -35,8 +35,8 @@ export class Block {
   compiled: CompiledBlock | undefined = undefined;
 
   /** Counts an execution; compiles the block when it has become hot. */
-  heat(): void {
-    if (++this.executions === COMPILE_THRESHOLD) this.compiled = compileBlock(this.insns);
+  heat(threshold: number): void {
+    if (++this.executions === threshold) this.compiled = compileBlock(this.insns);
   }
 
   /** The index of the instruction at `offset` bytes into the block. */
@@ -55,15 +55,22 @@ export class Block {
 function compileBlock(insns: Insn[]): CompiledBlock {
   const names: string[] = [];
   const values: unknown[] = [];
-  const lines: string[] = [];
+  const lines: string[] = ['const g = cpu.gpr, lz = cpu.lazy;'];
   insns.forEach((insn, index) => {
+    const last = index === insns.length - 1;
+    // A templated form touches no memory and cannot fault: it needs neither RIP nor a stop check.
+    const inline = insn.jit?.(insn);
+    if (inline !== undefined) {
+      lines.push(inline);
+      if (last) lines.push(`cpu.ripLo = (base + ${insn.offset}) | 0;`, `return ${index + 1};`);
+      return;
+    }
     names.push(`h${index}`, `i${index}`);
     values.push(insn.exec, insn);
     lines.push(`cpu.ripLo = (base + ${insn.offset}) | 0;`);
     lines.push(`h${index}(cpu, i${index});`);
-    lines.push(
-      index === insns.length - 1 ? `return ${index + 1};` : `if (cpu.stop) return ${index + 1};`,
-    );
+    if (last) lines.push(`return ${index + 1};`);
+    else if (!insn.registerOnly) lines.push(`if (cpu.stop) return ${index + 1};`);
   });
   const factory = new Function(
     ...names,
@@ -121,7 +128,19 @@ function nextPageLinear(cpu: Cpu, lo: number, hi: number): { lo: number; hi: num
   return { lo: nextLo, hi: wrapped ? (hi + 1) | 0 : hi };
 }
 
+export interface BlockCacheOptions {
+  /** Executions after which a block is compiled (1: before its first run; tests use that to
+   * run the differential suites through compiled code). */
+  compileThreshold?: number;
+}
+
 export class BlockCache {
+  readonly compileThreshold: number;
+
+  constructor(options: BlockCacheOptions = {}) {
+    this.compileThreshold = options.compileThreshold ?? COMPILE_THRESHOLD;
+  }
+
   private readonly cache = new Array<Block | undefined>(CACHE_SIZE);
   /** Machine frame → blocks decoded from it. */
   private readonly byFrame = new Map<number, Block[]>();
@@ -134,8 +153,12 @@ export class BlockCache {
   }
 
   /** The block at the CPU's CS:RIP, decoding it when it is not cached. */
-  fetch(cpu: Cpu): Block {
+  /** Registers a vCPU that runs code from this cache (its TLB must learn of new code frames). */
+  attach(cpu: Cpu): void {
     this.cpus.add(cpu);
+  }
+
+  fetch(cpu: Cpu): Block {
     let lo = cpu.ripLo;
     let hi = cpu.ripHi;
     if (cpu.codeSize !== 64) {

@@ -185,6 +185,7 @@ export class Cpu {
     this.id = options.id ?? 0;
     this.policy = options.policy ?? defaultPolicy();
     this.blocks = options.blocks ?? new BlockCache();
+    this.blocks.attach(this);
     this.secondStage = options.secondStage;
     this.mem = options.secondStage.memory.bytes;
     this.view = options.secondStage.memory.view;
@@ -338,12 +339,12 @@ export class Cpu {
         const base = this.ripLo;
         blockBase = base;
         let insn: Insn;
+        if (block.compiled === undefined) block.heat(this.blocks.compileThreshold);
         if (block.compiled !== undefined && !shadow && !singleStep && insns.length <= remaining) {
           compiledBlock = block;
           done = block.compiled(this, base);
           insn = insns[done - 1]!;
         } else {
-          block.heat();
           const limit =
             shadow || singleStep ? 1 : insns.length < remaining ? insns.length : remaining;
           insn = insns[0]!;

@@ -297,6 +297,12 @@ export class Decoder {
     insn.exec = undefinedForm ? (invalid.exec as Insn['exec']) : pickHandler(entry, opsize);
     this.lastFlags = undefinedForm ? OpFlag.EndsBlock : flags;
     insn.branch = !undefinedForm && (flags & OpFlag.Branch) !== 0;
+    insn.jit = undefinedForm ? undefined : entry.jit;
+    insn.registerOnly =
+      !undefinedForm &&
+      modrm >= 0 &&
+      insn.mod === 3 &&
+      !(flags & (OpFlag.EndsBlock | OpFlag.Branch));
     return insn;
   }
 }

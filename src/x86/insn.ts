@@ -1,5 +1,6 @@
 /** A decoded instruction: its handler and pre-resolved operands. */
 import type { Cpu } from './cpu.js';
+import type { JitTemplate } from './jit/templates.js';
 
 export type Handler = (cpu: Cpu, insn: Insn) => void;
 
@@ -44,6 +45,12 @@ export class Insn {
   lock = false;
   /** The handler sets RIP (OpFlag.Branch). */
   branch = false;
+  /** Register operands only (ModRM with mod = 3) and not block-ending: it touches no memory,
+   * so it cannot write code, reach MMIO or exit, and a compiled block need not look at
+   * `cpu.stop` after it. */
+  registerOnly = false;
+  /** The entry's compiled-block template, if it has one (jit/templates.ts). */
+  jit: JitTemplate | undefined = undefined;
   /** The instruction's mandatory-prefix-free SSE prefix: 0 none, 0x66, 0xf3, 0xf2. */
   prefix = 0;
 

@@ -4,6 +4,7 @@
  * the interpreter and the tests all read this one table.
  */
 import type { Handler } from './insn.js';
+import type { JitTemplate } from './jit/templates.js';
 
 export const enum Imm {
   None = 0,
@@ -67,6 +68,8 @@ export interface OpEntry {
   exec: Handler | SizedHandlers;
   flags?: number;
   imm?: Imm;
+  /** Inline source for compiled blocks, for the forms it covers (jit/templates.ts). */
+  jit?: JitTemplate;
 }
 
 /** What a table slot holds: an entry, a ModRM.reg group, or entries by mandatory prefix. */

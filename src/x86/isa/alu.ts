@@ -5,6 +5,15 @@
 import type { Cpu } from '../cpu.js';
 import { carryFlag, Lazy, LazyOp } from '../flags.js';
 import type { Handler, Insn } from '../insn.js';
+import {
+  aluAccI,
+  aluEG,
+  aluEI,
+  aluGE,
+  type JitAlu,
+  type JitTemplate,
+  testEG,
+} from '../jit/templates.js';
 import { Imm, type OpcodeTable, OpFlag } from '../table.js';
 import { getRegSized, linear, readSized, setRegSized, writeSized } from './operands.js';
 import { sized } from './sized.js';
@@ -215,12 +224,31 @@ export function install(t: OpcodeTable): void {
     const name = NAMES[op]!;
     const lock = op === AluOp.Cmp ? 0 : OpFlag.Lockable;
     const base = op * 8;
+    // ADC and SBB need the carry: no template, they run their handlers.
+    const jit = op === AluOp.Adc || op === AluOp.Sbb ? undefined : (op as number as JitAlu);
+    const withJit = (template: ((op: JitAlu) => JitTemplate) | undefined) =>
+      jit === undefined || template === undefined ? {} : { jit: template(jit) };
     t.define(base + 0, { name, exec: formEG(op, 8), flags: OpFlag.ModRM | OpFlag.Byte | lock });
-    t.define(base + 1, { name, exec: sized((s) => formEG(op, s)), flags: OpFlag.ModRM | lock });
+    t.define(base + 1, {
+      name,
+      exec: sized((s) => formEG(op, s)),
+      flags: OpFlag.ModRM | lock,
+      ...withJit(aluEG),
+    });
     t.define(base + 2, { name, exec: formGE(op, 8), flags: OpFlag.ModRM | OpFlag.Byte });
-    t.define(base + 3, { name, exec: sized((s) => formGE(op, s)), flags: OpFlag.ModRM });
+    t.define(base + 3, {
+      name,
+      exec: sized((s) => formGE(op, s)),
+      flags: OpFlag.ModRM,
+      ...withJit(aluGE),
+    });
     t.define(base + 4, { name, exec: formEI(op, 8, true), imm: Imm.Ib });
-    t.define(base + 5, { name, exec: sized((s) => formEI(op, s, true)), imm: Imm.Iz });
+    t.define(base + 5, {
+      name,
+      exec: sized((s) => formEI(op, s, true)),
+      imm: Imm.Iz,
+      ...withJit(aluAccI),
+    });
     t.defineGroup(0x80, op, {
       name,
       exec: formEI(op, 8, false),
@@ -232,6 +260,7 @@ export function install(t: OpcodeTable): void {
       exec: sized((s) => formEI(op, s, false)),
       flags: OpFlag.ModRM | lock,
       imm: Imm.Iz,
+      ...withJit(aluEI),
     });
     t.defineGroup(0x82, op, {
       name,
@@ -244,6 +273,7 @@ export function install(t: OpcodeTable): void {
       exec: sized((s) => formEI(op, s, false)),
       flags: OpFlag.ModRM | lock,
       imm: Imm.Ib,
+      ...withJit(aluEI),
     });
   }
   t.define(0x84, {
@@ -255,6 +285,7 @@ export function install(t: OpcodeTable): void {
     name: 'test',
     exec: sized((s) => formTest(s, 'reg', false)),
     flags: OpFlag.ModRM,
+    jit: testEG,
   });
   t.define(0xa8, { name: 'test', exec: formTest(8, 'imm', true), imm: Imm.Ib });
   t.define(0xa9, { name: 'test', exec: sized((s) => formTest(s, 'imm', true)), imm: Imm.Iz });

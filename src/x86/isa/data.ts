@@ -1,6 +1,13 @@
 /** Data movement: MOV, LEA, XCHG, NOP, MOVZX/MOVSX/MOVSXD, PUSH/POP, CBW/CWD families. */
 import { Fault, Vector } from '../fault.js';
 import type { Handler } from '../insn.js';
+import {
+  lea as jitLea,
+  movEG as jitMovEG,
+  movGE as jitMovGE,
+  movImm,
+  movzxByte,
+} from '../jit/templates.js';
 import { Imm, type OpcodeTable, OpFlag } from '../table.js';
 import {
   effectiveAddress,
@@ -185,9 +192,9 @@ const convertDx =
 export function install(t: OpcodeTable): void {
   const rm = OpFlag.ModRM;
   t.define(0x88, { name: 'mov', exec: movEG(8), flags: rm | OpFlag.Byte });
-  t.define(0x89, { name: 'mov', exec: sized(movEG), flags: rm });
+  t.define(0x89, { name: 'mov', exec: sized(movEG), flags: rm, jit: jitMovEG });
   t.define(0x8a, { name: 'mov', exec: movGE(8), flags: rm | OpFlag.Byte });
-  t.define(0x8b, { name: 'mov', exec: sized(movGE), flags: rm });
+  t.define(0x8b, { name: 'mov', exec: sized(movGE), flags: rm, jit: jitMovGE });
   t.define(0xa0, { name: 'mov', exec: movAccFromMem(8), imm: Imm.Ob });
   t.define(0xa1, { name: 'mov', exec: sized(movAccFromMem), imm: Imm.Ob });
   t.define(0xa2, { name: 'mov', exec: movMemFromAcc(8), imm: Imm.Ob });
@@ -204,6 +211,7 @@ export function install(t: OpcodeTable): void {
       exec: sized(movImmReg),
       flags: OpFlag.RegInOpcode,
       imm: Imm.Iv,
+      jit: movImm,
     });
     t.define(0x50 + r, {
       name: 'push',
@@ -223,11 +231,16 @@ export function install(t: OpcodeTable): void {
   }
   t.defineGroup(0xc6, 0, { name: 'mov', exec: movImmRm(8), flags: rm | OpFlag.Byte, imm: Imm.Ub });
   t.defineGroup(0xc7, 0, { name: 'mov', exec: sized(movImmRm), flags: rm, imm: Imm.Iz });
-  t.define(0x8d, { name: 'lea', exec: sized(lea), flags: rm | OpFlag.MemOnly });
+  t.define(0x8d, { name: 'lea', exec: sized(lea), flags: rm | OpFlag.MemOnly, jit: jitLea });
   t.define(0x86, { name: 'xchg', exec: xchgEG(8), flags: rm | OpFlag.Byte | OpFlag.Lockable });
   t.define(0x87, { name: 'xchg', exec: sized(xchgEG), flags: rm | OpFlag.Lockable });
   t.defineGroup(0x0f1f, 0, { name: 'nop', exec: nop, flags: rm });
-  t.define(0x0fb6, { name: 'movzx', exec: sized(movzx8), flags: rm | OpFlag.ByteRm });
+  t.define(0x0fb6, {
+    name: 'movzx',
+    exec: sized(movzx8),
+    flags: rm | OpFlag.ByteRm,
+    jit: movzxByte,
+  });
   t.define(0x0fb7, { name: 'movzx', exec: sized(movzx16), flags: rm });
   t.define(0x0fbe, { name: 'movsx', exec: sized(movsx8), flags: rm | OpFlag.ByteRm });
   t.define(0x0fbf, { name: 'movsx', exec: sized(movsx16), flags: rm });

@@ -3,6 +3,7 @@
  * tables over the low 4 GiB, a flat GDT, and a vCPU already in 64-bit mode (or any other
  * state a test sets up itself).
  */
+import { BlockCache } from '../block.js';
 import { Cpu, Cr0, Cr4, Efer } from '../cpu.js';
 import { Flag } from '../flags.js';
 import { MachineMemory, P2m, SecondStage } from '../memory.js';
@@ -30,6 +31,15 @@ const GDT_ENTRIES: readonly [number, number][] = [
   [0x0000ffff, 0x00cf9b00],
 ];
 
+/**
+ * XENOTYPE_JIT_THRESHOLD=1 runs every block compiled from its first execution, so the
+ * differential suites check the compiled tier as well as the interpreter.
+ */
+export function testBlockCache(): BlockCache {
+  const threshold = process.env.XENOTYPE_JIT_THRESHOLD;
+  return new BlockCache(threshold ? { compileThreshold: Number(threshold) } : {});
+}
+
 export class TestMachine {
   readonly memory: MachineMemory;
   readonly p2m: Int32Array;
@@ -40,7 +50,10 @@ export class TestMachine {
   constructor(frames = 4096) {
     this.memory = MachineMemory.allocate(frames * 4096);
     this.p2m = new Int32Array(1 << 20).fill(P2m.None);
-    this.cpu = new Cpu({ secondStage: new SecondStage(this.memory, this.p2m) });
+    this.cpu = new Cpu({
+      secondStage: new SecondStage(this.memory, this.p2m),
+      blocks: testBlockCache(),
+    });
     this.map(0, 0x8000); // page tables and GDT
   }
 

@@ -14,6 +14,7 @@ import { readFlags } from '../../flags.js';
 import { readMsr, writeMsr } from '../../isa/system.js';
 import { MachineMemory, SecondStage } from '../../memory.js';
 import { loadPdptes } from '../../mmu.js';
+import { testBlockCache } from '../machine.js';
 import {
   GUEST_MEMORY_BYTES,
   type KvmCase,
@@ -51,7 +52,7 @@ function runOne(c: KvmCase): KvmResult {
     }
     memory.bytes.set(chunk.bytes, chunk.gpa);
   }
-  const cpu = new Cpu({ secondStage: stage });
+  const cpu = new Cpu({ secondStage: stage, blocks: testBlockCache() });
   setState(cpu, c.state);
   for (const msr of c.msrs ?? []) {
     if (!writeMsr(cpu, msr.index, lo32(msr.value), hi32(msr.value))) {
