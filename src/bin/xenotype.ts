@@ -19,7 +19,7 @@ async function boot(): Promise<number> {
   process.stdout.write(await describeKernelFile(images.vmlinuz));
   process.stdout.write(`initramfs    ${images.initramfs}\n`);
   process.stderr.write(
-    'xenotype: the default guest is ready, but Xenotype cannot boot it yet: the x86-64 CPU and the hypervisor core are still being built (docs/ROADMAP.md)\n',
+    'xenotype: the default guest is ready, but Xenotype cannot boot it yet: the hypervisor core and Dom0 are still being built (docs/ROADMAP.md)\n',
   );
   return 1;
 }
