@@ -142,12 +142,14 @@ const rdmsr: Handler = (cpu) => {
   setTwo(cpu, value[0], value[1]);
 };
 
-const wrmsr: Handler = (cpu) => {
+const wrmsr: Handler = (cpu, i) => {
   requireCpl0(cpu);
   const index = cpu.gpr[2]! >>> 0;
   const lo = cpu.gpr[0]!;
   const hi = cpu.gpr[4]!;
   if (cpu.policy.msrExits(index)) {
+    // The write completes before the exit; a hypervisor refusing it steps RIP back by this.
+    cpu.exit.instructionLength = i.len;
     cpu.exit.msr = index;
     cpu.exit.write = true;
     cpu.exit.value = lo;

@@ -1,0 +1,69 @@
+/**
+ * What the hypervisor does with each exit of a vCPU's CPU. A plain function, so tests can feed
+ * it synthetic exits (the Firecracker way).
+ */
+import { type ExitInfo, ExitReason } from '../../../x86/exit.js';
+import { Vector } from '../../../x86/fault.js';
+import type { Vcpu } from '../../common/domain.js';
+import { dispatchHypercall } from '../../hypercall/dispatch.js';
+import type { Hypervisor } from '../../hypervisor.js';
+import { XEN_HYPERCALL_MSR } from './cpuid.js';
+import { hypercallPage } from './hypercall-page.js';
+
+/** The debug port guests (and SeaBIOS) write characters to. */
+export const DEBUG_PORT = 0xe9;
+
+export function handleExit(hv: Hypervisor, vcpu: Vcpu, exit: ExitInfo): void {
+  const cpu = vcpu.cpu;
+  switch (exit.reason) {
+    case ExitReason.Hypercall:
+      dispatchHypercall(hv, hv.hypercalls, vcpu);
+      return;
+    case ExitReason.Halt:
+      if (!hv.eventPending(vcpu)) vcpu.blocked = true;
+      return;
+    case ExitReason.Shutdown:
+      hv.crashDomain(vcpu.domain, `d${vcpu.domain.id}v${vcpu.id} ${exit.message}`);
+      return;
+    case ExitReason.PortIo:
+      if (exit.write) {
+        if (exit.port === DEBUG_PORT) {
+          hv.console.guestWrite(
+            vcpu.domain.id,
+            String.fromCharCode(exit.value & 0xff),
+            vcpu.domain.consoleLine,
+          );
+        }
+      } else {
+        cpu.completeRead(0xffffffff >>> (32 - exit.size * 8)); // nothing there: the bus floats high
+      }
+      return;
+    case ExitReason.Mmio:
+      if (!exit.write) cpu.completeRead(-1, -1);
+      return;
+    case ExitReason.Msr:
+      handleMsr(hv, vcpu, exit);
+      return;
+    default:
+      return;
+  }
+}
+
+function handleMsr(hv: Hypervisor, vcpu: Vcpu, exit: ExitInfo): void {
+  const cpu = vcpu.cpu;
+  if (exit.msr === XEN_HYPERCALL_MSR && exit.write) {
+    const gpa = (exit.value >>> 0) + exit.valueHi * 2 ** 32;
+    const mfn = vcpu.domain.mfnOf(Math.floor(gpa / 4096));
+    if (mfn < 0 || gpa % 4096 !== 0) {
+      cpu.injectException(Vector.GP, 0);
+      return;
+    }
+    hv.frames.memory.bytes.set(hypercallPage(), mfn * 4096);
+    cpu.blocks.invalidateFrame(mfn, cpu);
+    return;
+  }
+  // MSRs the policy sends here that nothing emulates yet: #GP, as Xen gives for unknown MSRs.
+  // A WRMSR exit comes after the instruction: the fault must point at it again.
+  if (exit.write) cpu.ripLo = (cpu.ripLo - exit.instructionLength) | 0;
+  cpu.injectException(Vector.GP, 0);
+}

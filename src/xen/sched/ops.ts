@@ -1,0 +1,14 @@
+/** The scheduler interface: every scheduler (round robin now; credit, credit2, RTDS, ARINC 653 later) implements it. */
+import type { Vcpu } from '../common/domain.js';
+
+export interface SchedulerOps {
+  readonly name: string;
+  /** Instructions a vCPU runs before the scheduler is asked again. */
+  readonly sliceInstructions: number;
+  insert(vcpu: Vcpu): void;
+  remove(vcpu: Vcpu): void;
+  /** The next vCPU to run on physical CPU `pcpu`, or undefined when none is runnable. */
+  pick(pcpu: number): Vcpu | undefined;
+  /** The vCPU gives up the rest of its slice. */
+  yield(vcpu: Vcpu): void;
+}
