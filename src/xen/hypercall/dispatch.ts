@@ -18,7 +18,11 @@ export function dispatchHypercall(hv: Hypervisor, table: HypercallTable, vcpu: V
     call.argHi[i + 1] = bits64 ? gpr[reg * 2 + 1]! : 0;
   });
   // 32-bit guests pass arguments in ebx ecx edx esi edi.
-  if (!bits64) [3, 1, 2, 6, 7].forEach((reg, i) => (call.argLo[i + 1] = gpr[reg * 2]!));
+  if (!bits64) {
+    [3, 1, 2, 6, 7].forEach((reg, i) => {
+      call.argLo[i + 1] = gpr[reg * 2]!;
+    });
+  }
   const entry = gpr[1] === 0 || !bits64 ? table.get(number) : undefined;
   let result: number;
   if (entry === undefined) result = -XEN_ENOSYS;

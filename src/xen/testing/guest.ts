@@ -36,7 +36,9 @@ export function readGuest(hv: Hypervisor, domain: Domain, gpa: number, length: n
 function u32s(values: number[]): Uint8Array {
   const out = new Uint8Array(values.length * 4);
   const view = new DataView(out.buffer);
-  values.forEach((value, i) => view.setUint32(i * 4, value >>> 0, true));
+  values.forEach((value, i) => {
+    view.setUint32(i * 4, value >>> 0, true);
+  });
   return out;
 }
 
