@@ -49,6 +49,7 @@
  */
 #define _GNU_SOURCE
 #include <cpuid.h>
+#include <errno.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -58,6 +59,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/personality.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -254,7 +256,7 @@ static void map_region(uint64_t base, int prot) {
                  -1, 0);
   if (p != (void *)base) {
     fprintf(stderr, "runner: cannot map 64 KiB at %#lx (%s)\n", (unsigned long)base,
-            p == MAP_FAILED ? "address taken or refused" : "kernel ignored MAP_FIXED_NOREPLACE");
+            p == MAP_FAILED ? strerror(errno) : "kernel ignored MAP_FIXED_NOREPLACE");
     exit(2);
   }
 }
@@ -495,13 +497,22 @@ static void run_case(uint32_t timeout_us) {
   }
 }
 
-int main(void) {
-  out_cap = 8u << 20;
-  out_buf = malloc(out_cap);
-  if (!out_buf) return 2;
+int main(int argc, char **argv) {
+  (void)argc;
+  /* The kernel places the brk heap of a static program anywhere in the first GiB when it
+   * randomizes the address space, sometimes over the fixed regions below. Run once more
+   * without randomization, so the layout is the same every time. */
+  int persona = personality(0xffffffff);
+  if (persona != -1 && !(persona & ADDR_NO_RANDOMIZE)) {
+    personality(persona | ADDR_NO_RANDOMIZE);
+    execv("/proc/self/exe", argv); /* on failure, carry on randomized */
+  }
   map_region(CODE_BASE, PROT_READ | PROT_WRITE | PROT_EXEC);
   map_region(DATA_BASE, PROT_READ | PROT_WRITE);
   map_region(STACK_BASE, PROT_READ | PROT_WRITE);
+  out_cap = 8u << 20;
+  out_buf = malloc(out_cap);
+  if (!out_buf) return 2;
   probe_host();
   install_handlers();
 
