@@ -113,7 +113,7 @@ export function writeMsr(cpu: Cpu, index: number, lo: number, hi: number): boole
       }
       break;
     case Msr.TSC:
-      cpu.tscOffset = lo + hi * 2 ** 32 - cpu.clock();
+      cpu.tscOffset = (lo >>> 0) + (hi >>> 0) * 2 ** 32 - cpu.clock();
       return true;
     case Msr.APIC_BASE:
       return true; // the APIC stays where it is
