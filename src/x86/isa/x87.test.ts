@@ -27,6 +27,7 @@ import {
   type NativeResult,
   runNative,
 } from '../testing/native/native.js';
+import { GPR_NAMES } from '../testing/registers.js';
 
 const TOLERANCE = 2e-15;
 const D = LAYOUT.data;
@@ -371,24 +372,6 @@ class Harness {
 
 /** RFLAGS bits compared (not IF, RF, or the reserved bit). */
 const COMPARED_FLAGS = 0x0cd5;
-const GPR_NAMES = [
-  'rax',
-  'rcx',
-  'rdx',
-  'rbx',
-  'rsp',
-  'rbp',
-  'rsi',
-  'rdi',
-  'r8',
-  'r9',
-  'r10',
-  'r11',
-  'r12',
-  'r13',
-  'r14',
-  'r15',
-];
 
 function differences(
   native: NativeResult,

@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { LAYOUT } from './native/native.js';
+import { GPR_NAMES } from './registers.js';
 
 export const ARITH = 0x8d5; // CF PF AF ZF SF OF
 export const CF = 0x1;
@@ -124,24 +125,7 @@ export function randomBytes(length: number): Uint8Array {
 // ---------------------------------------------------------------------------------------
 // Registers, operands and memory.
 
-export const REGS = [
-  'rax',
-  'rcx',
-  'rdx',
-  'rbx',
-  'rsp',
-  'rbp',
-  'rsi',
-  'rdi',
-  'r8',
-  'r9',
-  'r10',
-  'r11',
-  'r12',
-  'r13',
-  'r14',
-  'r15',
-];
+export const REGS: readonly string[] = GPR_NAMES;
 export type RegName = (typeof REGS)[number];
 
 /** All registers random except RSP; then `set`. */

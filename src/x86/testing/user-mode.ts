@@ -13,6 +13,7 @@ import { Seg } from '../segments.js';
 import { TestMachine } from './machine.js';
 import { assembleMany } from './native/assemble.js';
 import { LAYOUT, type NativeCase, type NativeResult, runNative } from './native/native.js';
+import { GPR_NAMES } from './registers.js';
 
 /** Kernel-only area (guest-physical = linear): IDT, exception stubs, TSS, kernel stack. */
 const IDT = 0x8000;
@@ -185,28 +186,10 @@ export const COMPARED_FLAGS = 0x3f7fd5 & ~Flag.IF & ~Flag.RF;
 /** Differences between a native result and the emulator's, as readable lines (none: equal). */
 export function differences(native: NativeResult, emulated: EmulatedResult): string[] {
   const out: string[] = [];
-  const names = [
-    'rax',
-    'rcx',
-    'rdx',
-    'rbx',
-    'rsp',
-    'rbp',
-    'rsi',
-    'rdi',
-    'r8',
-    'r9',
-    'r10',
-    'r11',
-    'r12',
-    'r13',
-    'r14',
-    'r15',
-  ];
   const hex = (v: bigint | number): string => `0x${v.toString(16)}`;
   native.gpr.forEach((value, i) => {
     if (value !== emulated.gpr[i])
-      out.push(`${names[i]}: native ${hex(value)}, emulated ${hex(emulated.gpr[i]!)}`);
+      out.push(`${GPR_NAMES[i]}: native ${hex(value)}, emulated ${hex(emulated.gpr[i]!)}`);
   });
   if (native.rip !== emulated.rip)
     out.push(`rip: native ${hex(native.rip)}, emulated ${hex(emulated.rip)}`);

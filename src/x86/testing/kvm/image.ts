@@ -34,6 +34,7 @@
  * and its five words (RIP CS RFLAGS RSP SS) in the REPORT page, counts, and halts.
  */
 import { assembleMany } from '../native/assemble.js';
+import { GPR_NAMES } from '../registers.js';
 import {
   emptyState,
   type KvmCase,
@@ -443,26 +444,7 @@ function buildCase(name: string, o: LongModeImageOptions, kernel: Uint8Array): K
   return c;
 }
 
-const GPR_INDEX = new Map(
-  [
-    'rax',
-    'rcx',
-    'rdx',
-    'rbx',
-    'rsp',
-    'rbp',
-    'rsi',
-    'rdi',
-    'r8',
-    'r9',
-    'r10',
-    'r11',
-    'r12',
-    'r13',
-    'r14',
-    'r15',
-  ].map((n, i) => [n, i] as const),
-);
+const GPR_INDEX = new Map<string, number>(GPR_NAMES.map((n, i) => [n, i] as const));
 
 /** A little-endian u64 from a dump. */
 export function readU64(bytes: Uint8Array, offset: number): bigint {

@@ -17,6 +17,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { GPR_NAMES } from '../registers.js';
 import {
   CR0,
   type DiffOptions,
@@ -47,24 +48,7 @@ export interface Spec {
 
 // ---- reading results ----
 
-const GPR = [
-  'rax',
-  'rcx',
-  'rdx',
-  'rbx',
-  'rsp',
-  'rbp',
-  'rsi',
-  'rdi',
-  'r8',
-  'r9',
-  'r10',
-  'r11',
-  'r12',
-  'r13',
-  'r14',
-  'r15',
-];
+const GPR: readonly string[] = GPR_NAMES;
 export const RF = 0x10000;
 export const IF = 0x200;
 

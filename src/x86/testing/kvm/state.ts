@@ -9,24 +9,7 @@ export const GUEST_MEMORY_BYTES = 64 << 20;
 
 /** Segment registers in Xenotype's order (the order of `Cpu.segSel`). */
 export const SEGMENT_NAMES = ['es', 'cs', 'ss', 'ds', 'fs', 'gs', 'ldtr', 'tr'] as const;
-export const GPR_NAMES = [
-  'rax',
-  'rcx',
-  'rdx',
-  'rbx',
-  'rsp',
-  'rbp',
-  'rsi',
-  'rdi',
-  'r8',
-  'r9',
-  'r10',
-  'r11',
-  'r12',
-  'r13',
-  'r14',
-  'r15',
-] as const;
+export { GPR_NAMES } from '../registers.js';
 
 export interface Segment {
   selector: number;
