@@ -1,18 +1,32 @@
 /**
- * The hypervisor: machine memory and its frame table, the domains, the scheduler and the
- * hypercall table. An ordinary object: the host runs it in a worker thread, tests run it
- * directly.
+ * The hypervisor: machine memory and its frame table, the domains, the clock, the scheduler
+ * and the hypercall table. An ordinary object: the host runs it in a worker thread, tests
+ * run it directly.
  */
+import { HVM_NR_PARAMS } from '../abi/hvm.js';
 import { SHUTDOWN_crash } from '../abi/sched.js';
+import { VIRQ_TIMER } from '../abi/xen.js';
 import { BlockCache } from '../x86/block.js';
 import { Cpu } from '../x86/cpu.js';
 import { ExitReason } from '../x86/exit.js';
 import { MachineMemory, P2m } from '../x86/memory.js';
+import { Seg } from '../x86/segments.js';
 import { domainCpuPolicy } from './arch/x86/cpuid.js';
 import { handleExit } from './arch/x86/exit.js';
+import { eventsNeedDelivery, evtchnDomain, injectEvents } from './arch/x86/hvm/events.js';
+import { grantDomain } from './arch/x86/hvm/grants.js';
+import {
+  defaultVcpuInfoAddress,
+  updateVcpuTime,
+  updateWallclock,
+} from './arch/x86/hvm/vcpu-info.js';
+import { TimeSource, type Timespec, VcpuTimers } from './arch/x86/time/index.js';
+import { DeliveryMode, loadCr8, storeCr8, Vlapic } from './arch/x86/vlapic/index.js';
 import { ConsoleRing } from './common/console.js';
 import { Domain, type DomainConfig, DomainState, Vcpu } from './common/domain.js';
 import { FRAME_XEN, FrameTable } from './common/frame-table.js';
+import { EventChannels, GlobalVirqHandlers } from './evtchn/index.js';
+import { GrantTable } from './grant/index.js';
 import { hypercallTable } from './hypercall/index.js';
 import type { HypercallEntry } from './hypercall/table.js';
 import type { SchedulerOps } from './sched/ops.js';
@@ -26,6 +40,16 @@ export interface HypervisorOptions {
   /** Receives everything written to the hypervisor console. */
   consoleEcho?: (text: string) => void;
   scheduler?: SchedulerOps;
+  /**
+   * 'host' (default): guest time follows the host's monotonic clock. 'virtual': time
+   * advances one nanosecond per guest instruction and jumps over idle periods, so a run is
+   * deterministic and never waits.
+   */
+  clock?: 'host' | 'virtual';
+  /** The wallclock at start (default: the host's). */
+  wallClock?: () => Timespec;
+  /** Guest TSC frequency in Hz (default 2 GHz). */
+  tscHz?: number;
 }
 
 /** Raised for host-side misuse (the toolstack asking for impossible things), not guest errors. */
@@ -34,18 +58,32 @@ export class HypervisorError extends Error {
 }
 
 const NAMES = ['poweroff', 'reboot', 'suspend', 'crash', 'watchdog', 'soft_reset'];
+/** Xen's defaults for a domain's grant table (gnttab_max_frames, max_maptrack_frames). */
+const DEFAULT_GRANT_FRAMES = 64;
+const DEFAULT_MAPTRACK_FRAMES = 1024;
+
+const hostNs = (): number => Number(process.hrtime.bigint());
 
 export class Hypervisor {
   readonly memory: MachineMemory;
   readonly frames: FrameTable;
   readonly blocks = new BlockCache();
   readonly domains = new Map<number, Domain>();
+  /** Destroyed domains whose grants others still map: kept until they are released. */
+  readonly zombies = new Map<number, Domain>();
   readonly console: ConsoleRing;
   readonly scheduler: SchedulerOps;
   readonly hypercalls: ReadonlyMap<number, HypercallEntry> = hypercallTable();
   readonly commandLine: string;
+  readonly time: TimeSource;
+  readonly globalVirqs: GlobalVirqHandlers;
   private consoleInput: number[] = [];
   private nextDomid = 1;
+  private readonly virtualClock: boolean;
+  /** Virtual clock: nanoseconds at the start of the running slice, and its vCPU. */
+  private virtualNs = 0;
+  private running: Cpu | undefined;
+  private runningSince = 0;
 
   constructor(options: HypervisorOptions) {
     this.memory = MachineMemory.allocate(options.memoryBytes);
@@ -54,15 +92,35 @@ export class Hypervisor {
     this.console = new ConsoleRing(options.consoleEcho);
     this.scheduler = options.scheduler ?? new RoundRobinScheduler();
     this.commandLine = options.commandLine ?? '';
+    this.virtualClock = options.clock === 'virtual';
+    this.time = new TimeSource({
+      hostNs: this.virtualClock ? () => this.virtualNow() : hostNs,
+      ...(options.tscHz === undefined ? {} : { tscHz: options.tscHz }),
+      ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }),
+    });
+    this.globalVirqs = new GlobalVirqHandlers((domid) => this.domains.get(domid)?.evtchn);
+  }
+
+  private virtualNow(): number {
+    const cpu = this.running;
+    return cpu === undefined ? this.virtualNs : this.virtualNs + (cpu.instret - this.runningSince);
   }
 
   /** XEN_DOMCTL_createdomain: a paused domain with its vCPUs (vCPU 0 online). */
   createDomain(config: DomainConfig): Domain {
+    if (!Number.isInteger(config.maxVcpus) || config.maxVcpus < 1 || config.maxVcpus > 128) {
+      throw new HypervisorError(`bad vCPU count ${config.maxVcpus}`);
+    }
+    const sharedInfo = this.frames.alloc(FRAME_XEN);
+    if (sharedInfo < 0) throw new HypervisorError('out of memory for shared_info');
     let id: number;
     if (config.privileged && !this.domains.has(0)) id = 0;
     else id = this.nextDomid++;
-    const domain = new Domain(id, this.frames, config);
+    const domain = new Domain(id, this.frames, config, HVM_NR_PARAMS);
     domain.pauseCount = 1;
+    domain.sharedInfoMfn = sharedInfo;
+    domain.timers = new VcpuTimers();
+    domain.tscOffset = this.time.zeroTscOffset();
     for (let n = 0; n < config.maxVcpus; n++) {
       const cpu = new Cpu({
         secondStage: domain.secondStage,
@@ -70,14 +128,109 @@ export class Hypervisor {
         policy: domainCpuPolicy(id),
         id: n,
       });
+      cpu.clock = this.time.clock;
+      cpu.tscOffset = domain.tscOffset;
       const vcpu = new Vcpu(n, domain, cpu);
       vcpu.online = n === 0;
+      vcpu.runstate = n === 0 ? 1 : 3; // RUNSTATE_runnable / RUNSTATE_offline
+      vcpu.vcpuInfoAddress = defaultVcpuInfoAddress(domain, n);
+      vcpu.vlapic = this.createVlapic(domain, vcpu);
       domain.vcpus.push(vcpu);
       this.scheduler.insert(vcpu);
     }
+    const host = { frames: this.frames, view: this.memory.view, kick: (v: Vcpu) => this.kick(v) };
+    domain.evtchn = new EventChannels(
+      evtchnDomain(host, domain),
+      (domid) => this.domains.get(domid)?.evtchn,
+      {
+        globalVirqs: this.globalVirqs,
+      },
+    );
+    domain.grants = new GrantTable(
+      grantDomain(this, domain),
+      this.memory,
+      (domid) => (this.domains.get(domid) ?? this.zombies.get(domid))?.grants,
+      {
+        maxFrames: config.maxGrantFrames ?? DEFAULT_GRANT_FRAMES,
+        maxMaptrackFrames: config.maxMaptrackFrames ?? DEFAULT_MAPTRACK_FRAMES,
+      },
+    );
+    updateWallclock(this.memory.view, this.time, domain);
+    for (const vcpu of domain.vcpus) updateVcpuTime(this.memory.view, this.time, vcpu);
     this.domains.set(id, domain);
     this.console.write(`(XEN) Created domain ${id}\n`);
     return domain;
+  }
+
+  private createVlapic(domain: Domain, vcpu: Vcpu): Vlapic {
+    const cpu = vcpu.cpu;
+    return new Vlapic({
+      vcpuId: vcpu.id,
+      now: () => this.time.now(),
+      setTimer: (deadline) => {
+        if (deadline === undefined) domain.timers.queue.cancel(vcpu.id, 'lapic');
+        else domain.timers.queue.set(vcpu.id, 'lapic', deadline);
+      },
+      deliverIpi: (target, vector, mode) => this.deliverIpi(domain, target, vector, mode),
+      peers: () => domain.vcpus.map((v) => v.vlapic),
+      tsc: {
+        now: () => cpu.clock() + cpu.tscOffset,
+        ticksToNs: (ticks) => this.time.ticksToNs(ticks),
+      },
+      kick: () => this.kick(vcpu),
+      upcallPending: () => eventsNeedDelivery(this.memory.view, vcpu),
+    });
+  }
+
+  private deliverIpi(domain: Domain, target: number, vector: number, mode: DeliveryMode): void {
+    const vcpu = domain.vcpus[target];
+    if (vcpu === undefined) return;
+    switch (mode) {
+      case DeliveryMode.Fixed:
+      case DeliveryMode.LowestPriority:
+        vcpu.vlapic.acceptInterrupt(vector);
+        break;
+      case DeliveryMode.Nmi:
+        vcpu.cpu.injectNmi();
+        this.kick(vcpu);
+        break;
+      case DeliveryMode.Init:
+        // The vCPU waits for a start-up IPI (Xen's vlapic_init_sipi_one).
+        vcpu.cpu.reset();
+        vcpu.vlapic.init();
+        this.setOnline(vcpu, false);
+        break;
+      case DeliveryMode.StartUp: {
+        if (vcpu.online) break;
+        const cpu = vcpu.cpu;
+        cpu.reset();
+        cpu.segSel[Seg.CS] = vector << 8;
+        cpu.segBaseLo[Seg.CS] = vector << 12;
+        cpu.ripLo = 0;
+        cpu.updateMode();
+        this.setOnline(vcpu, true);
+        break;
+      }
+    }
+  }
+
+  /** VCPUOP_up / down, INIT and SIPI. */
+  setOnline(vcpu: Vcpu, online: boolean): void {
+    if (vcpu.online === online) return;
+    vcpu.online = online;
+    vcpu.blocked = false;
+    this.setRunstate(vcpu, online ? 1 : 3);
+    if (online) updateVcpuTime(this.memory.view, this.time, vcpu);
+    else vcpu.cpu.requestStop();
+  }
+
+  /** Runstate accounting (RUNSTATE_running 0, runnable 1, blocked 2, offline 3). */
+  setRunstate(vcpu: Vcpu, state: number): void {
+    if (vcpu.runstate === state) return;
+    const now = this.time.now();
+    vcpu.runstateTime[vcpu.runstate]! += now - vcpu.runstateEntry;
+    vcpu.runstate = state;
+    vcpu.runstateEntry = now;
   }
 
   /** Populates `count` frames of RAM from guest frame `gfn`; returns how many it could. */
@@ -94,6 +247,17 @@ export class Hypervisor {
       domain.totPages++;
     }
     return done;
+  }
+
+  /** Takes one page of RAM out of the domain's P2M and frees it (decrease_reservation). */
+  releaseRam(domain: Domain, gfn: number): boolean {
+    const mfn = domain.mfnOf(gfn);
+    if (mfn < 0 || this.frames.owner[mfn] !== domain.id) return false;
+    domain.setP2m(gfn, P2m.None);
+    this.frames.m2p[mfn] = -1;
+    this.frames.put(mfn);
+    domain.totPages--;
+    return true;
   }
 
   pause(domain: Domain): void {
@@ -124,28 +288,62 @@ export class Hypervisor {
 
   /** XEN_DOMCTL_destroydomain: every frame the domain held goes back, scrubbed. */
   destroyDomain(domain: Domain): void {
+    if (domain.state === DomainState.Dying) return;
     domain.state = DomainState.Dying;
-    for (const vcpu of domain.vcpus) this.scheduler.remove(vcpu);
+    for (const vcpu of domain.vcpus) {
+      this.scheduler.remove(vcpu);
+      domain.timers.remove(vcpu.id);
+    }
+    domain.evtchn.destroy();
+    // Its mappings of other domains' grants go first; its own grants may stay in use.
+    const grants = domain.grants.destroy();
     const p2m = domain.p2m;
     for (let gfn = 0; gfn < p2m.length; gfn++) {
       const entry = p2m[gfn]!;
       if (entry < 0) continue;
       const mfn = entry & P2m.FrameMask;
       p2m[gfn] = P2m.None;
-      if (this.frames.owner[mfn] === domain.id) this.frames.put(mfn);
+      if (this.frames.owner[mfn] === domain.id) {
+        this.frames.m2p[mfn] = -1;
+        this.frames.put(mfn);
+      }
     }
     domain.totPages = 0;
-    if (domain.sharedInfoMfn >= 0 && this.frames.owner[domain.sharedInfoMfn] === FRAME_XEN) {
+    if (domain.sharedInfoMfn >= 0) {
       this.frames.put(domain.sharedInfoMfn);
       domain.sharedInfoMfn = -1;
     }
+    for (const vcpu of domain.vcpus) vcpu.vcpuInfoAddress = -1;
     this.domains.delete(domain.id);
+    if (grants.zombie) this.zombies.set(domain.id, domain);
     this.console.write(`(XEN) Destroyed domain ${domain.id}\n`);
   }
 
-  /** Whether an event is waiting for the vCPU (an interrupt to inject). */
+  /** The grant table of a destroyed domain is no longer in use (GrantDomain.released). */
+  grantsReleased(domain: Domain): void {
+    this.zombies.delete(domain.id);
+  }
+
+  /** An event is pending for the vCPU (Xen's vcpu_kick): wake it if it blocked. */
+  kick(vcpu: Vcpu): void {
+    if (!vcpu.blocked) return;
+    vcpu.blocked = false;
+    vcpu.pollPorts = undefined;
+    vcpu.domain.timers.queue.cancel(vcpu.id, 'poll');
+    this.setRunstate(vcpu, 1);
+  }
+
+  /** Blocks the vCPU (SCHEDOP_block, HLT) unless an event would wake it straight away. */
+  block(vcpu: Vcpu): void {
+    if (this.eventPending(vcpu)) return;
+    vcpu.blocked = true;
+    this.setRunstate(vcpu, 2);
+    vcpu.cpu.requestStop();
+  }
+
+  /** Whether an event is waiting for the vCPU (something to inject when IF allows). */
   eventPending(vcpu: Vcpu): boolean {
-    return vcpu.cpu.pendingInterrupt >= 0 || vcpu.cpu.nmiPending;
+    return eventsNeedDelivery(this.memory.view, vcpu);
   }
 
   /** Console input for Dom0's CONSOLEIO_read. */
@@ -157,22 +355,77 @@ export class Hypervisor {
     return Uint8Array.from(this.consoleInput.splice(0, max));
   }
 
+  /** Fires every guest timer that is due: VIRQ_TIMER, the APIC timers, poll timeouts. */
+  serviceTimers(): void {
+    const now = this.time.now();
+    for (const domain of this.domains.values()) {
+      const next = domain.timers.nextDeadline();
+      if (next === undefined || next > now) continue;
+      for (const timer of domain.timers.expire(now)) {
+        const vcpu = domain.vcpus[timer.vcpu];
+        if (vcpu === undefined) continue;
+        if (timer.kind === 'lapic') vcpu.vlapic.fireTimer();
+        else if (timer.kind === 'poll') this.kick(vcpu);
+        else domain.evtchn.sendVirq(vcpu.id, VIRQ_TIMER);
+      }
+    }
+  }
+
+  /** The earliest timer deadline of any domain (system time, ns), or undefined. */
+  nextDeadline(): number | undefined {
+    let next: number | undefined;
+    for (const domain of this.domains.values()) {
+      const d = domain.timers.nextDeadline();
+      if (d !== undefined && (next === undefined || d < next)) next = d;
+    }
+    return next;
+  }
+
+  /** Runs one slice of a vCPU: events in, guest code, the exit handled. */
+  private runSlice(vcpu: Vcpu, budget: number): number {
+    const cpu = vcpu.cpu;
+    const view = this.memory.view;
+    this.setRunstate(vcpu, 0);
+    updateVcpuTime(view, this.time, vcpu);
+    injectEvents(view, vcpu);
+    loadCr8(vcpu.vlapic, cpu);
+    const before = cpu.instret;
+    this.running = cpu;
+    this.runningSince = before;
+    const exit = cpu.run(budget);
+    const spent = cpu.instret - before;
+    this.running = undefined;
+    this.virtualNs += spent;
+    storeCr8(vcpu.vlapic, cpu);
+    if (exit.reason !== ExitReason.Budget) handleExit(this, vcpu, exit);
+    if (vcpu.runstate === 0) this.setRunstate(vcpu, vcpu.online ? 1 : 3);
+    return spent;
+  }
+
   /**
    * Runs the scheduler for up to `instructions` guest instructions in total; returns the
-   * number run (less when nothing is runnable).
+   * number run. It returns early when nothing is runnable (with the host clock: the caller
+   * waits until `nextDeadline()` or an outside event).
    */
   run(instructions: number): number {
     let spent = 0;
     while (spent < instructions) {
+      this.serviceTimers();
       const vcpu = this.scheduler.pick(0);
-      if (vcpu === undefined) break;
-      const cpu = vcpu.cpu;
-      const before = cpu.instret;
-      const exit = cpu.run(Math.min(this.scheduler.sliceInstructions, instructions - spent));
-      spent += cpu.instret - before;
-      if (exit.reason !== ExitReason.Budget) handleExit(this, vcpu, exit);
+      if (vcpu === undefined) {
+        const next = this.nextDeadline();
+        if (!this.virtualClock || next === undefined) break;
+        // Idle: the virtual clock jumps to the next timer.
+        const now = this.time.now();
+        if (next > now) this.virtualNs += next - now;
+        continue;
+      }
+      const done = this.runSlice(
+        vcpu,
+        Math.min(this.scheduler.sliceInstructions, instructions - spent),
+      );
       // An exit that made no progress still counts, so a storm of exits cannot spin forever.
-      if (cpu.instret === before) spent++;
+      spent += Math.max(done, 1);
     }
     return spent;
   }

@@ -1,6 +1,10 @@
 /** Domains and their vCPUs: the hypervisor's view of a guest. */
 import type { Cpu } from '../../x86/cpu.js';
 import { P2m, SecondStage } from '../../x86/memory.js';
+import type { Vlapic } from '../arch/x86/vlapic/index.js';
+import type { VcpuTimers } from '../arch/x86/time/index.js';
+import type { EventChannels } from '../evtchn/index.js';
+import type { GrantTable } from '../grant/index.js';
 import type { FrameTable } from './frame-table.js';
 
 /** Guest-physical address space of a domain: 64 GiB of frames (RAM, holes and MMIO). */
@@ -14,6 +18,12 @@ export interface DomainConfig {
   privileged?: boolean;
   /** 16-byte handle (the VM's UUID). */
   handle?: Uint8Array;
+  /** Highest event-channel port (XEN_DOMCTL_createdomain's max_evtchn_port). */
+  maxEvtchnPort?: number;
+  /** Grant-table frames (max_grant_frames; Xen's default 64). */
+  maxGrantFrames?: number;
+  /** Maptrack frames (max_maptrack_frames; Xen's default 1024). */
+  maxMaptrackFrames?: number;
 }
 
 export const enum DomainState {
@@ -24,13 +34,39 @@ export const enum DomainState {
   Dying = 2,
 }
 
+/** A guest virtual address registered by a hypercall (lo/hi halves). */
+export interface GuestPointer {
+  lo: number;
+  hi: number;
+}
+
 export class Vcpu {
   /** Paused by the toolstack (nested count); a paused vCPU is not scheduled. */
   pauseCount = 0;
-  /** Blocked in SCHEDOP_block or HLT until an event arrives. */
+  /** Blocked in SCHEDOP_block, SCHEDOP_poll or HLT until an event arrives. */
   blocked = false;
   /** VCPUOP_up / down state; vCPU 0 comes up with the domain. */
   online = false;
+  /** The virtual local APIC (set when the hypervisor creates the vCPU). */
+  vlapic!: Vlapic;
+  /**
+   * Machine byte address of this vCPU's vcpu_info: its slot in shared_info for the first 32
+   * vCPUs, or where VCPUOP_register_vcpu_info put it; -1 when it has none.
+   */
+  vcpuInfoAddress = -1;
+  /** Whether VCPUOP_register_vcpu_info moved vcpu_info (it cannot move twice). */
+  vcpuInfoRegistered = false;
+  /** VCPUOP_register_runstate_memory_area's guest virtual address. */
+  runstateArea: GuestPointer | undefined = undefined;
+  /** VCPUOP_register_vcpu_time_memory_area's guest virtual address. */
+  timeArea: GuestPointer | undefined = undefined;
+  /** SCHEDOP_poll: the ports waited on while blocked in a poll. */
+  pollPorts: readonly number[] | undefined = undefined;
+  /** Runstate accounting: RUNSTATE_* now, since system time `runstateEntry`. */
+  runstate = 3; // RUNSTATE_offline
+  runstateEntry = 0;
+  /** Nanoseconds spent in each RUNSTATE_* (running, runnable, blocked, offline). */
+  readonly runstateTime = [0, 0, 0, 0];
 
   constructor(
     readonly id: number,
@@ -49,6 +85,7 @@ export class Domain {
   readonly vcpus: Vcpu[] = [];
   readonly privileged: boolean;
   readonly handle: Uint8Array;
+  readonly config: DomainConfig;
   maxPages: number;
   /** Pages of RAM currently populated. */
   totPages = 0;
@@ -61,27 +98,54 @@ export class Domain {
   readonly consoleLine = { partial: false };
   /** Machine frame of shared_info (Xen-owned), or -1. */
   sharedInfoMfn = -1;
+  /** HVM_PARAM_* values (64-bit). */
+  readonly hvmParams: BigUint64Array;
+  /** Event channels, grant table and timers (set when the hypervisor creates the domain). */
+  evtchn!: EventChannels;
+  grants!: GrantTable;
+  timers!: VcpuTimers;
+  /** Added to the machine TSC for this domain's vCPUs at creation. */
+  tscOffset = 0;
+  /** XEN_DOMCTL_settimeoffset: seconds added to the wallclock this domain sees. */
+  wallclockOffset = 0;
+  /** SCHEDOP_watchdog timers: id → deadline in system time (ns). */
+  readonly watchdogs = new Map<number, number>();
+  /** XEN_DOMCTL_set_address_size: 64 for HVM/PVH domains. */
+  addressSize = 64;
 
   constructor(
     readonly id: number,
     readonly frames: FrameTable,
     config: DomainConfig,
+    hvmParamCount: number,
   ) {
+    this.config = config;
     this.p2m = new Int32Array(GUEST_FRAMES).fill(P2m.None);
     this.secondStage = new SecondStage(frames.memory, this.p2m);
     this.maxPages = config.maxPages;
     this.privileged = config.privileged ?? false;
     this.handle = config.handle ?? new Uint8Array(16);
+    this.hvmParams = new BigUint64Array(hvmParamCount);
   }
 
   get runnable(): boolean {
     return this.pauseCount === 0 && this.state === DomainState.Running;
   }
 
-  /** Machine frame behind guest frame `gfn`, or -1 (not RAM). */
+  /** Machine frame behind guest frame `gfn`, or -1 (not mapped). */
   mfnOf(gfn: number): number {
-    if (gfn < 0 || gfn >= this.p2m.length) return -1;
+    if (!Number.isInteger(gfn) || gfn < 0 || gfn >= this.p2m.length) return -1;
     const entry = this.p2m[gfn]!;
     return entry < 0 ? -1 : entry & P2m.FrameMask;
+  }
+
+  /**
+   * Changes the P2M entry of `gfn` (a machine frame with P2m bits, or P2m.None). Removing or
+   * replacing a mapping flushes every vCPU's TLB, since they cache machine addresses.
+   */
+  setP2m(gfn: number, entry: number): void {
+    const old = this.p2m[gfn]!;
+    this.p2m[gfn] = entry;
+    if (old >= 0 && old !== entry) for (const vcpu of this.vcpus) vcpu.cpu.flushTlb();
   }
 }

@@ -19,9 +19,8 @@ export function schedOp(call: HypercallCall): number {
       return 0;
     case SCHEDOP_block:
       // Blocks until an event is pending; with one already pending it returns at once.
-      if (!hv.eventPending(vcpu)) vcpu.blocked = true;
       vcpu.cpu.flags |= 1 << 9; // SCHEDOP_block enables event delivery, like "sti; hlt"
-      hv.scheduler.yield(vcpu);
+      hv.block(vcpu);
       return 0;
     case SCHEDOP_shutdown:
     case SCHEDOP_shutdown_code: {

@@ -5,6 +5,7 @@
  * the HVM leaf with the vCPU id, the domid and the per-vCPU upcall vector.
  */
 import { type CpuidResult, type CpuPolicy, defaultPolicy } from '../../../x86/policy.js';
+import { isVlapicMsr } from './vlapic/index.js';
 import { XEN_MAJOR, XEN_MINOR } from '../../hypercall/xen-version.js';
 
 export const XEN_CPUID_FIRST_LEAF = 0x40000000;
@@ -19,6 +20,9 @@ export const XEN_HVM_CPUID_X2APIC_VIRT = 1 << 1;
 export const XEN_HVM_CPUID_VCPU_ID_PRESENT = 1 << 3;
 export const XEN_HVM_CPUID_DOMID_PRESENT = 1 << 4;
 export const XEN_HVM_CPUID_UPCALL_VECTOR = 1 << 6;
+
+const LEAF1_ECX_X2APIC = 1 << 21;
+const LEAF1_ECX_TSC_DEADLINE = 1 << 24;
 
 /** The policy for one vCPU of domain `domid`. */
 export function domainCpuPolicy(domid: number): CpuPolicy {
@@ -53,9 +57,12 @@ export function domainCpuPolicy(domid: number): CpuPolicy {
           return r;
       }
       if (leaf > XEN_CPUID_FIRST_LEAF && leaf < XEN_CPUID_FIRST_LEAF + 0x10000) return r;
-      return base.cpuid(leaf, subleaf, vcpu);
+      const result = base.cpuid(leaf, subleaf, vcpu);
+      // The virtual local APIC offers x2APIC mode and the TSC-deadline timer.
+      if (leaf === 1 && result !== undefined)
+        result.ecx |= LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE;
+      return result;
     },
-    msrExits: (index) =>
-      index === XEN_HYPERCALL_MSR || (index >= 0x800 && index <= 0x8ff) || index === 0x6e0,
+    msrExits: (index) => index === XEN_HYPERCALL_MSR || isVlapicMsr(index),
   };
 }

@@ -9,18 +9,27 @@ import { dispatchHypercall } from '../../hypercall/dispatch.js';
 import type { Hypervisor } from '../../hypervisor.js';
 import { XEN_HYPERCALL_MSR } from './cpuid.js';
 import { hypercallPage } from './hypercall-page.js';
+import { handleVlapicExit } from './vlapic/index.js';
 
 /** The debug port guests (and SeaBIOS) write characters to. */
 export const DEBUG_PORT = 0xe9;
 
 export function handleExit(hv: Hypervisor, vcpu: Vcpu, exit: ExitInfo): void {
   const cpu = vcpu.cpu;
+  const apic = handleVlapicExit(vcpu.vlapic, cpu, exit);
+  if (apic === 'handled') return;
+  if (apic === 'gp') {
+    // A WRMSR exit comes after the instruction: the fault must point at it again.
+    if (exit.write) cpu.ripLo = (cpu.ripLo - exit.instructionLength) | 0;
+    cpu.injectException(Vector.GP, 0);
+    return;
+  }
   switch (exit.reason) {
     case ExitReason.Hypercall:
       dispatchHypercall(hv, hv.hypercalls, vcpu);
       return;
     case ExitReason.Halt:
-      if (!hv.eventPending(vcpu)) vcpu.blocked = true;
+      hv.block(vcpu);
       return;
     case ExitReason.Shutdown:
       hv.crashDomain(vcpu.domain, `d${vcpu.domain.id}v${vcpu.id} ${exit.message}`);
