@@ -1,8 +1,8 @@
 /** Domains and their vCPUs: the hypervisor's view of a guest. */
 import type { Cpu } from '../../x86/cpu.js';
 import { P2m, SecondStage } from '../../x86/memory.js';
-import type { Vlapic } from '../arch/x86/vlapic/index.js';
 import type { VcpuTimers } from '../arch/x86/time/index.js';
+import type { Vlapic } from '../arch/x86/vlapic/index.js';
 import type { EventChannels } from '../evtchn/index.js';
 import type { GrantTable } from '../grant/index.js';
 import type { FrameTable } from './frame-table.js';

@@ -5,8 +5,8 @@
  * the HVM leaf with the vCPU id, the domid and the per-vCPU upcall vector.
  */
 import { type CpuidResult, type CpuPolicy, defaultPolicy } from '../../../x86/policy.js';
-import { isVlapicMsr } from './vlapic/index.js';
 import { XEN_MAJOR, XEN_MINOR } from '../../hypercall/xen-version.js';
+import { isVlapicMsr } from './vlapic/index.js';
 
 export const XEN_CPUID_FIRST_LEAF = 0x40000000;
 export const XEN_CPUID_MAX_NUM_LEAVES = 5;
