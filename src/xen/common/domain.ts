@@ -34,6 +34,14 @@ export const enum DomainState {
   Dying = 2,
 }
 
+/** One e820 entry. */
+export interface MemoryMapEntry {
+  addr: number;
+  size: number;
+  /** E820_RAM 1, E820_RESERVED 2, E820_ACPI 3, E820_NVS 4, E820_UNUSABLE 5 */
+  type: number;
+}
+
 /** A guest virtual address registered by a hypercall (lo/hi halves). */
 export interface GuestPointer {
   lo: number;
@@ -110,6 +118,8 @@ export class Domain {
   wallclockOffset = 0;
   /** SCHEDOP_watchdog timers: id → deadline in system time (ns). */
   readonly watchdogs = new Map<number, number>();
+  /** XENMEM_set_memory_map: the e820 map XENMEM_memory_map gives the guest (undefined: none set). */
+  memoryMap: readonly MemoryMapEntry[] | undefined = undefined;
   /** XEN_DOMCTL_set_address_size: 64 for HVM/PVH domains. */
   addressSize = 64;
 
