@@ -6,6 +6,7 @@
 import type { Cpu } from './cpu.js';
 import { ExitReason } from './exit.js';
 import { RESTART } from './fault.js';
+import { P2m } from './memory.js';
 import { Access, tlbIndex, translate } from './mmu.js';
 
 /** Machine address for an access of `size` bytes, or a negative number for MMIO. */
@@ -38,7 +39,17 @@ export function writeAddress(cpu: Cpu, lo: number, hi: number): number {
     return cpu.tlbAddr[index]! + (lo & 0xfff);
   }
   const address = slowTranslate(cpu, lo, hi, Access.Write, cpu.cpl === 3);
-  if (address >= 0) noteWrite(cpu, address);
+  if (address < 0) return address;
+  // The second stage may refuse the write (a read-only frame: it becomes an MMIO exit) or
+  // want to hear of it (dirty logging, after which the frame is writable again).
+  const gfn = Math.floor(cpu.lastGuestPhysical / 4096);
+  const entry = cpu.p2m[gfn]!;
+  if (entry & P2m.ReadOnly) return -1;
+  if (entry & P2m.LogDirty) {
+    cpu.p2m[gfn] = entry & ~P2m.LogDirty;
+    cpu.secondStage.hooks.dirty?.(gfn);
+  }
+  noteWrite(cpu, address);
   return address;
 }
 

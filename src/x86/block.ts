@@ -158,6 +158,11 @@ export class BlockCache {
     this.cpus.add(cpu);
   }
 
+  /** Forgets a vCPU that will not run again (its domain was destroyed). */
+  detach(cpu: Cpu): void {
+    this.cpus.delete(cpu);
+  }
+
   fetch(cpu: Cpu): Block {
     let lo = cpu.ripLo;
     let hi = cpu.ripHi;
@@ -230,12 +235,12 @@ export class BlockCache {
   }
 
   /** A frame with decoded code was written: forget its blocks. */
-  invalidateFrame(mfn: number, writer: Cpu): void {
+  invalidateFrame(mfn: number, writer?: Cpu): void {
     const list = this.byFrame.get(mfn);
     if (list === undefined) return;
     for (const block of list) block.valid = false;
     this.byFrame.delete(mfn);
     // The writer may be running one of these blocks: end it after this instruction.
-    writer.stop = true;
+    if (writer !== undefined) writer.stop = true;
   }
 }

@@ -7,7 +7,7 @@
 import { read16, read32, write16, write32, write64 } from './access.js';
 import { type Cpu, Cr0, SegAttrBits } from './cpu.js';
 import { ExitReason } from './exit.js';
-import { Fault, Vector } from './fault.js';
+import { Fault, Restart, Vector } from './fault.js';
 import { Flag, readFlags } from './flags.js';
 import { checkCanonicalStack } from './isa/stack.js';
 import { descriptorAttributes, readDescriptor, Seg, setSegmentFromDescriptor } from './segments.js';
@@ -61,6 +61,7 @@ export function deliverException(cpu: Cpu, vector: number, errorCode: number): b
       deliver(cpu, current, EventKind.Exception, code);
       return true;
     } catch (error) {
+      if (error instanceof Restart) return deliveryThroughMmio(cpu);
       if (!(error instanceof Fault)) throw error;
       if (current === Vector.DF)
         return shutdown(cpu, `triple fault (fault ${error.vector} while delivering #DF)`);
@@ -86,9 +87,22 @@ export function deliverInterrupt(cpu: Cpu, vector: number): boolean {
     deliver(cpu, vector, EventKind.External, -1);
     return true;
   } catch (error) {
+    if (error instanceof Restart) return deliveryThroughMmio(cpu);
     if (!(error instanceof Fault)) throw error;
     return deliverException(cpu, error.vector, error.errorCode);
   }
+}
+
+/**
+ * The IDT, GDT or stack of an event lies where no RAM is (an MMIO exit cannot be taken in the
+ * middle of a delivery): the vCPU shuts down as on a triple fault.
+ */
+function deliveryThroughMmio(cpu: Cpu): false {
+  cpu.exiting = false;
+  return shutdown(
+    cpu,
+    `event delivery read or wrote unbacked memory at ${cpu.lastGuestPhysical.toString(16)}`,
+  );
 }
 
 /** INT n / INT3 / INTO: RIP must already point past the instruction. Faults propagate. */
