@@ -5,7 +5,7 @@
  * The PV vCPU context (vcpu_guest_context) is in xen.ts.
  */
 
-import { anonUnion, array, bytes, i32, struct, u8, u16, u32, u64 } from './layout.js';
+import { anonUnion, array, bytes, i32, i64, struct, u8, u16, u32, u64 } from './layout.js';
 import { xen_arch_domainconfig } from './xen.js';
 
 /** Xen 4.17's domctl interface version; a mismatch gets -EACCES. */
@@ -217,6 +217,34 @@ export const xen_domctl_max_vcpus = struct('xen_domctl_max_vcpus', { max: u32 })
 /** XEN_DOMCTL_{set,get}_address_size: 32 or 64 (PV guests). */
 export const xen_domctl_address_size = struct('xen_domctl_address_size', { size: u32 });
 
+/** XEN_DOMCTL_getvcpuinfo: `vcpu` in, the rest out. */
+export const xen_domctl_getvcpuinfo = struct('xen_domctl_getvcpuinfo', {
+  vcpu: u32,
+  /** Online (not hot-unplugged). */
+  online: u8,
+  /** Blocked waiting for an event. */
+  blocked: u8,
+  /** Scheduled on a physical CPU now. */
+  running: u8,
+  /** ns of CPU time used. */
+  cpu_time: u64,
+  /** The physical CPU it runs on. */
+  cpu: u32,
+});
+
+/** XEN_DOMCTL_setdomainhandle: the domain's new UUID. */
+export const xen_domctl_setdomainhandle = struct('xen_domctl_setdomainhandle', {
+  handle: bytes(16),
+});
+
+/** XEN_DOMCTL_settimeoffset: seconds added to the domain's wallclock. */
+export const xen_domctl_settimeoffset = struct('xen_domctl_settimeoffset', {
+  time_offset_seconds: i64,
+});
+
+/** XEN_DOMCTL_set_virq_handler: the domain becomes the handler of global `virq`. */
+export const xen_domctl_set_virq_handler = struct('xen_domctl_set_virq_handler', { virq: u32 });
+
 /**
  * The domctl record. destroydomain, pausedomain and unpausedomain take no payload: the
  * target is `domain`.
@@ -235,6 +263,10 @@ export const xen_domctl = struct('xen_domctl', {
     vcpucontext: xen_domctl_vcpucontext,
     max_vcpus: xen_domctl_max_vcpus,
     address_size: xen_domctl_address_size,
+    getvcpuinfo: xen_domctl_getvcpuinfo,
+    setdomainhandle: xen_domctl_setdomainhandle,
+    settimeoffset: xen_domctl_settimeoffset,
+    set_virq_handler: xen_domctl_set_virq_handler,
     pad: bytes(128),
   }),
 });

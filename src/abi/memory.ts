@@ -4,7 +4,8 @@
  * plus the e820 entry XENMEM_memory_map returns.
  */
 
-import { struct, u16, u32, u64, union } from './layout.js';
+import { anonUnion, struct, u8, u16, u32, u64, union } from './layout.js';
+import { physdev_pci_device } from './physdev.js';
 
 export const XENMEM_increase_reservation = 0;
 export const XENMEM_decrease_reservation = 1;
@@ -180,6 +181,50 @@ export const xen_mem_acquire_resource = struct('xen_mem_acquire_resource', {
   frame: u64,
   /** Guest handle of an xen_pfn_t array. */
   frame_list: u64,
+});
+
+/** XENMEM_access_op: get or set a domain's p2m access rights (vm_event users). */
+export const xen_mem_access_op = struct('xen_mem_access_op', {
+  /** XENMEM_access_op_* */
+  op: u8,
+  /** xenmem_access_t */
+  access: u8,
+  domid: u16,
+  nr: u32,
+  /** ~0 for the default access. */
+  pfn: u64,
+  /** Guest handles: uint64_t pfn_list[nr], uint8_t access_list[nr]. */
+  pfn_list: u64,
+  access_list: u64,
+});
+
+/** Request all reserved regions (ignore dev). */
+export const XENMEM_RDM_ALL = 1;
+
+/** XENMEM_reserved_device_memory_map: RMRR-like regions of assigned devices. */
+export const xen_reserved_device_memory_map = struct('xen_reserved_device_memory_map', {
+  /** XENMEM_RDM_* */
+  flags: u32,
+  /** IN: capacity of buffer; OUT: entries needed. */
+  nr_entries: u32,
+  /** Guest handle of xen_reserved_device_memory entries. */
+  buffer: u64,
+  dev: anonUnion({ pci: physdev_pci_device }),
+});
+
+/** XENMEM_get_vnumainfo: the domain's virtual NUMA topology. */
+export const xen_vnuma_topology_info = struct('xen_vnuma_topology_info', {
+  domid: u16,
+  /** Must be zero. */
+  pad: u16,
+  /** IN: capacities; OUT: the domain's counts. */
+  nr_vnodes: u32,
+  nr_vcpus: u32,
+  nr_vmemranges: u32,
+  /** Guest handles (each a union with a u64 pad). */
+  vdistance: anonUnion({ h: u64, pad: u64 }),
+  vcpu_to_vnode: anonUnion({ h: u64, pad: u64 }),
+  vmemrange: anonUnion({ h: u64, pad: u64 }),
 });
 
 /**

@@ -116,6 +116,17 @@ export const physdev_get_free_pirq = struct('physdev_get_free_pirq', {
 });
 
 export const XEN_PCI_MMCFG_RESERVED = 0x1;
+
+/** The hardware domain reports an MMCFG region (MCFG) Xen may use for config space. */
+export const physdev_pci_mmcfg_reserved = struct('physdev_pci_mmcfg_reserved', {
+  address: u64,
+  segment: u16,
+  start_bus: u8,
+  end_bus: u8,
+  /** XEN_PCI_MMCFG_* */
+  flags: u32,
+});
+
 export const XEN_PCI_DEV_EXTFN = 0x1;
 export const XEN_PCI_DEV_VIRTFN = 0x2;
 export const XEN_PCI_DEV_PXM = 0x4;
@@ -141,6 +152,15 @@ export const PHYSDEVOP_DBGP_RESET_PREPARE = 1;
 export const PHYSDEVOP_DBGP_RESET_DONE = 2;
 export const PHYSDEVOP_DBGP_BUS_UNKNOWN = 0;
 export const PHYSDEVOP_DBGP_BUS_PCI = 1;
+
+/** The hardware domain is about to reset (or has reset) the USB controller of Xen's debug port. */
+export const physdev_dbgp_op = struct('physdev_dbgp_op', {
+  /** PHYSDEVOP_DBGP_RESET_* */
+  op: u8,
+  /** PHYSDEVOP_DBGP_BUS_* */
+  bus: u8,
+  u: anonUnion({ pci: physdev_pci_device }),
+});
 
 /** The argument of the pre-3.2 __HYPERVISOR_physdev_op_compat. */
 export const physdev_op = struct('physdev_op', {

@@ -5,7 +5,7 @@
  */
 import { HVM_NR_PARAMS } from '../abi/hvm.js';
 import { SHUTDOWN_crash } from '../abi/sched.js';
-import { VIRQ_TIMER } from '../abi/xen.js';
+import { VIRQ_DOM_EXC, VIRQ_TIMER } from '../abi/xen.js';
 import { BlockCache } from '../x86/block.js';
 import { Cpu } from '../x86/cpu.js';
 import { ExitReason } from '../x86/exit.js';
@@ -13,13 +13,19 @@ import { MachineMemory, P2m } from '../x86/memory.js';
 import { Seg } from '../x86/segments.js';
 import { domainCpuPolicy } from './arch/x86/cpuid.js';
 import { handleExit } from './arch/x86/exit.js';
-import { eventsNeedDelivery, evtchnDomain, injectEvents } from './arch/x86/hvm/events.js';
+import {
+  eventsNeedDelivery,
+  evtchnDomain,
+  injectEvents,
+  upcallPending,
+} from './arch/x86/hvm/events.js';
 import { grantDomain } from './arch/x86/hvm/grants.js';
 import {
   defaultVcpuInfoAddress,
   updateVcpuTime,
   updateWallclock,
 } from './arch/x86/hvm/vcpu-info.js';
+import { updateRunstateArea } from './arch/x86/runstate.js';
 import { TimeSource, type Timespec, VcpuTimers } from './arch/x86/time/index.js';
 import { DeliveryMode, loadCr8, storeCr8, Vlapic } from './arch/x86/vlapic/index.js';
 import { ConsoleRing } from './common/console.js';
@@ -28,6 +34,7 @@ import { FRAME_XEN, FrameTable } from './common/frame-table.js';
 import { EventChannels, GlobalVirqHandlers } from './evtchn/index.js';
 import { GrantTable } from './grant/index.js';
 import { hypercallTable } from './hypercall/index.js';
+import { expireWatchdogs, nextWatchdog } from './hypercall/sched-op.js';
 import type { HypercallEntry } from './hypercall/table.js';
 import type { SchedulerOps } from './sched/ops.js';
 import { RoundRobinScheduler } from './sched/round-robin.js';
@@ -89,6 +96,7 @@ export class Hypervisor {
     this.memory = MachineMemory.allocate(options.memoryBytes);
     // Frame 0 stays Xen's, so a zero machine frame number never names guest memory.
     this.frames = new FrameTable(this.memory, 1);
+    this.frames.onFree = (mfn) => this.blocks.invalidateFrame(mfn);
     this.console = new ConsoleRing(options.consoleEcho);
     this.scheduler = options.scheduler ?? new RoundRobinScheduler();
     this.commandLine = options.commandLine ?? '';
@@ -178,7 +186,7 @@ export class Hypervisor {
         ticksToNs: (ticks) => this.time.ticksToNs(ticks),
       },
       kick: () => this.kick(vcpu),
-      upcallPending: () => eventsNeedDelivery(this.memory.view, vcpu),
+      upcallPending: () => upcallPending(this.memory.view, vcpu),
     });
   }
 
@@ -277,6 +285,8 @@ export class Hypervisor {
     domain.shutdownReason = reason;
     for (const vcpu of domain.vcpus) vcpu.cpu.requestStop();
     this.console.write(`(XEN) Domain ${domain.id} shutdown: ${NAMES[reason] ?? reason}\n`);
+    // The toolstack (xenstored's @releaseDomain, xl) learns of it through VIRQ_DOM_EXC.
+    this.globalVirqs.send(VIRQ_DOM_EXC);
   }
 
   /** A guest broke itself (triple fault, bad state): it is shut down as crashed, nobody else is. */
@@ -292,6 +302,7 @@ export class Hypervisor {
     domain.state = DomainState.Dying;
     for (const vcpu of domain.vcpus) {
       this.scheduler.remove(vcpu);
+      this.blocks.detach(vcpu.cpu);
       domain.timers.remove(vcpu.id);
     }
     domain.evtchn.destroy();
@@ -308,15 +319,26 @@ export class Hypervisor {
         this.frames.put(mfn);
       }
     }
+    for (const mfn of domain.displacedRam.splice(0)) this.frames.put(mfn);
+    domain.grantMapped.clear();
     domain.totPages = 0;
     if (domain.sharedInfoMfn >= 0) {
       this.frames.put(domain.sharedInfoMfn);
       domain.sharedInfoMfn = -1;
     }
-    for (const vcpu of domain.vcpus) vcpu.vcpuInfoAddress = -1;
+    domain.watchdogs.clear();
+    for (const vcpu of domain.vcpus) {
+      // The reference VCPUOP_register_vcpu_info took on its frame (unmap_vcpu_info).
+      if (vcpu.vcpuInfoRegistered) this.frames.put(Math.floor(vcpu.vcpuInfoAddress / 4096));
+      vcpu.vcpuInfoRegistered = false;
+      vcpu.vcpuInfoAddress = -1;
+      vcpu.runstateArea = undefined;
+      vcpu.timeArea = undefined;
+    }
     this.domains.delete(domain.id);
     if (grants.zombie) this.zombies.set(domain.id, domain);
     this.console.write(`(XEN) Destroyed domain ${domain.id}\n`);
+    this.globalVirqs.send(VIRQ_DOM_EXC);
   }
 
   /** The grant table of a destroyed domain is no longer in use (GrantDomain.released). */
@@ -359,6 +381,7 @@ export class Hypervisor {
   serviceTimers(): void {
     const now = this.time.now();
     for (const domain of this.domains.values()) {
+      if (domain.watchdogs.size > 0) expireWatchdogs(this, domain, now);
       const next = domain.timers.nextDeadline();
       if (next === undefined || next > now) continue;
       for (const timer of domain.timers.expire(now)) {
@@ -375,8 +398,11 @@ export class Hypervisor {
   nextDeadline(): number | undefined {
     let next: number | undefined;
     for (const domain of this.domains.values()) {
+      if (!domain.runnable) continue; // its timers wake nobody until it runs again
       const d = domain.timers.nextDeadline();
       if (d !== undefined && (next === undefined || d < next)) next = d;
+      const w = domain.watchdogs.size > 0 ? nextWatchdog(domain) : undefined;
+      if (w !== undefined && (next === undefined || w < next)) next = w;
     }
     return next;
   }
@@ -386,19 +412,38 @@ export class Hypervisor {
     const cpu = vcpu.cpu;
     const view = this.memory.view;
     this.setRunstate(vcpu, 0);
+    // Context switch in: the registered runstate area shows it running (Xen's
+    // update_runstate_area, through the vCPU's own page tables).
+    updateRunstateArea(vcpu);
     updateVcpuTime(view, this.time, vcpu);
-    injectEvents(view, vcpu);
-    loadCr8(vcpu.vlapic, cpu);
-    const before = cpu.instret;
-    this.running = cpu;
-    this.runningSince = before;
-    const exit = cpu.run(budget);
-    const spent = cpu.instret - before;
-    this.running = undefined;
-    this.virtualNs += spent;
-    storeCr8(vcpu.vlapic, cpu);
-    if (exit.reason !== ExitReason.Budget) handleExit(this, vcpu, exit);
+    const start = cpu.instret;
+    const end = start + budget;
+    let stalls = 0;
+    // Exits the hypervisor answers at once (port I/O, MMIO, MSRs, most hypercalls) do not end
+    // the slice: the vCPU runs on until its budget is spent, it blocks or it is stopped.
+    for (;;) {
+      injectEvents(view, vcpu);
+      loadCr8(vcpu.vlapic, cpu);
+      const before = cpu.instret;
+      this.running = cpu;
+      this.runningSince = before;
+      const exit = cpu.run(end - before);
+      this.running = undefined;
+      this.virtualNs += cpu.instret - before;
+      storeCr8(vcpu.vlapic, cpu);
+      const reason = exit.reason;
+      if (reason === ExitReason.Budget || reason === ExitReason.Stopped) break;
+      handleExit(this, vcpu, exit);
+      if (reason === ExitReason.Halt || reason === ExitReason.Shutdown) break;
+      if (!vcpu.runnable || cpu.instret >= end) break;
+      // An instruction may exit once before it completes (an MMIO read); twice without
+      // progress, something else must run.
+      stalls = cpu.instret === before ? stalls + 1 : 0;
+      if (stalls > 1) break;
+    }
+    const spent = cpu.instret - start;
     if (vcpu.runstate === 0) this.setRunstate(vcpu, vcpu.online ? 1 : 3);
+    updateRunstateArea(vcpu); // and out: runnable, blocked or offline
     return spent;
   }
 
@@ -409,17 +454,20 @@ export class Hypervisor {
    */
   run(instructions: number): number {
     let spent = 0;
+    let idleJumps = 0;
     while (spent < instructions) {
       this.serviceTimers();
       const vcpu = this.scheduler.pick(0);
       if (vcpu === undefined) {
         const next = this.nextDeadline();
-        if (!this.virtualClock || next === undefined) break;
-        // Idle: the virtual clock jumps to the next timer.
+        // Idle: the virtual clock jumps to the next timer (a bounded number of times, so
+        // timers that wake nobody cannot keep the loop going).
+        if (!this.virtualClock || next === undefined || ++idleJumps > 64) break;
         const now = this.time.now();
         if (next > now) this.virtualNs += next - now;
         continue;
       }
+      idleJumps = 0;
       const done = this.runSlice(
         vcpu,
         Math.min(this.scheduler.sliceInstructions, instructions - spent),
@@ -428,5 +476,30 @@ export class Hypervisor {
       spent += Math.max(done, 1);
     }
     return spent;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Toolstack support for domctl/sysctl (hypercall/domctl*.ts, hypercall/sysctl.ts)
+
+  /**
+   * XEN_DOMCTL_createdomain under the domid the toolstack chose (or its rover picked):
+   * createDomain's domain, never privileged. Ids createDomain hands out later stay above it.
+   */
+  createDomainWithId(id: number, config: DomainConfig): Domain {
+    if (!Number.isInteger(id) || id < 1 || id >= 0x7ff0 || this.domainById(id) !== undefined) {
+      throw new HypervisorError(`domain id ${id} is not free`);
+    }
+    const next = this.nextDomid;
+    this.nextDomid = id;
+    try {
+      return this.createDomain({ ...config, privileged: false });
+    } finally {
+      this.nextDomid = Math.max(next, id + 1);
+    }
+  }
+
+  /** A domain by id, including destroyed ones that others' grant mappings still hold. */
+  domainById(id: number): Domain | undefined {
+    return this.domains.get(id) ?? this.zombies.get(id);
   }
 }

@@ -55,6 +55,11 @@ export class Vcpu {
   blocked = false;
   /** VCPUOP_up / down state; vCPU 0 comes up with the domain. */
   online = false;
+  /**
+   * Xen's is_initialised: VCPUOP_initialise gave the vCPU a state (a vCPU that has been
+   * online, like vCPU 0 set up by the builder, counts as initialised too).
+   */
+  initialised = false;
   /** The virtual local APIC (set when the hypervisor creates the vCPU). */
   vlapic!: Vlapic;
   /**
@@ -62,7 +67,10 @@ export class Vcpu {
    * vCPUs, or where VCPUOP_register_vcpu_info put it; -1 when it has none.
    */
   vcpuInfoAddress = -1;
-  /** Whether VCPUOP_register_vcpu_info moved vcpu_info (it cannot move twice). */
+  /**
+   * Whether VCPUOP_register_vcpu_info moved vcpu_info (it cannot move twice); the frame at
+   * `vcpuInfoAddress` then holds a reference until the domain is destroyed.
+   */
   vcpuInfoRegistered = false;
   /** VCPUOP_register_runstate_memory_area's guest virtual address. */
   runstateArea: GuestPointer | undefined = undefined;
@@ -120,6 +128,15 @@ export class Domain {
   readonly watchdogs = new Map<number, number>();
   /** XENMEM_set_memory_map: the e820 map XENMEM_memory_map gives the guest (undefined: none set). */
   memoryMap: readonly MemoryMapEntry[] | undefined = undefined;
+  /** Guest frames where a grant is mapped (Xen's p2m_grant_map_rw/ro types). */
+  readonly grantMapped = new Set<number>();
+  /**
+   * RAM frames a grant mapping displaced from the P2M: still the domain's (and counted in
+   * totPages, as Xen keeps them) until it is destroyed.
+   */
+  readonly displacedRam: number[] = [];
+  /** HYPERVISOR_vm_assist: the VMASST_TYPE_* bits enabled. */
+  vmAssist = 0;
   /** XEN_DOMCTL_set_address_size: 64 for HVM/PVH domains. */
   addressSize = 64;
 

@@ -16,6 +16,8 @@ export class FrameTable {
   /** Machine frame → guest frame number in its owner's P2M, or -1. */
   readonly m2p: Int32Array;
   private readonly freeStack: Int32Array;
+  /** Called when a frame goes back to the free list (code decoded from it must be dropped). */
+  onFree: ((mfn: number) => void) | undefined = undefined;
   private freeCount = 0;
 
   /** Frames below `reserved` are never allocated (the low frames of machine memory). */
@@ -56,6 +58,7 @@ export class FrameTable {
     if (refs > 0) return;
     if (refs < 0) throw new Error(`frame ${mfn} released more often than taken`);
     this.scrub(mfn);
+    this.onFree?.(mfn);
     this.owner[mfn] = FRAME_FREE;
     this.m2p[mfn] = -1;
     this.freeStack[this.freeCount++] = mfn;

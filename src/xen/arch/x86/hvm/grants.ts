@@ -5,6 +5,7 @@
  */
 import {
   GNTMAP_contains_pte,
+  GNTMAP_host_map,
   GNTMAP_readonly,
   GNTST_general_error,
   GNTST_okay,
@@ -16,8 +17,6 @@ import type { GrantDomain } from '../../../grant/index.js';
 
 export interface GrantHost {
   readonly frames: FrameTable;
-  /** Drops one guest frame the domain held as RAM (a grant mapping replaced it). */
-  releaseRam(domain: Domain, gfn: number): void;
   /** The destroyed domain's grants are no longer used by anyone. */
   grantsReleased(domain: Domain): void;
 }
@@ -45,18 +44,27 @@ export function grantDomain(host: GrantHost, domain: Domain): GrantDomain {
     putFrame: (mfn, _writable) => frames.put(mfn),
     controls: (domid) => domain.privileged || domid === domain.id,
     createHostMapping(hostAddr, mfn, flags) {
-      if (flags & GNTMAP_contains_pte || hostAddr % 4096 !== 0) return GNTST_general_error;
-      const gfn = hostAddr / 4096;
+      if ((flags & ~GNTMAP_readonly) !== GNTMAP_host_map) return GNTST_general_error;
+      const gfn = Math.floor(hostAddr / 4096);
       if (gfn >= domain.p2m.length) return GNTST_general_error;
-      if (domain.mfnOf(gfn) >= 0) host.releaseRam(domain, gfn);
-      if (domain.mfnOf(gfn) >= 0) return GNTST_general_error; // a grant or Xen frame is there
+      const old = domain.mfnOf(gfn);
+      if (old >= 0) {
+        // Only RAM can be replaced; the page stays the domain's until it is destroyed.
+        if (frames.owner[old] !== domain.id || domain.grantMapped.has(gfn)) {
+          return GNTST_general_error;
+        }
+        frames.m2p[old] = -1;
+        domain.displacedRam.push(old);
+      }
       domain.setP2m(gfn, mfn | P2m.NoExecute | (flags & GNTMAP_readonly ? P2m.ReadOnly : 0));
+      domain.grantMapped.add(gfn);
       return GNTST_okay;
     },
     destroyHostMapping(hostAddr, mfn, flags, newAddr) {
       if (newAddr !== 0 || flags & GNTMAP_contains_pte) return GNTST_general_error;
-      const gfn = hostAddr / 4096;
-      if (!Number.isInteger(gfn) || domain.mfnOf(gfn) !== mfn) return GNTST_general_error;
+      const gfn = Math.floor(hostAddr / 4096);
+      if (!domain.grantMapped.has(gfn) || domain.mfnOf(gfn) !== mfn) return GNTST_general_error;
+      domain.grantMapped.delete(gfn);
       domain.setP2m(gfn, P2m.None);
       return GNTST_okay;
     },
