@@ -310,7 +310,7 @@ describe('hvm_op', () => {
     assert.equal(callbackVector(domain), 0);
     assert.equal(r[11], 0, 'flush_tlbs');
     assert.equal(r[12], EINVAL, 'flush_tlbs with an argument');
-    assert.equal(r[13], EINVAL, 'pagetable_dying without shadow paging');
+    assert.equal(r[13], ENOSYS, 'pagetable_dying: no shadow paging here');
     assert.equal(r[14], 0);
     assert.equal(r[15], 0, 'HVMMEM_ram_rw');
     assert.equal(r[16], 2, 'HVMMEM_mmio_dm for a hole');

@@ -69,7 +69,6 @@ import {
   xen_hvm_evtchn_upcall_vector,
   xen_hvm_get_mem_type,
   xen_hvm_get_time,
-  xen_hvm_pagetable_dying,
   xen_hvm_param,
 } from '../../abi/hvm.js';
 import { SHUTDOWN_MAX } from '../../abi/sched.js';
@@ -296,13 +295,12 @@ function xentrace(call: HypercallCall): number {
   return 0;
 }
 
-function pagetableDying(call: HypercallCall): number {
-  const a = readStruct(call, xen_hvm_pagetable_dying, argPointer(call, 2));
-  if (a === undefined) return -XEN_EFAULT;
-  const d = lookupAnyId(call, a.domid);
-  if (d === undefined) return -XEN_ESRCH;
-  // Only shadow paging has anything to drop; with HAP the answer is -EINVAL.
-  return d !== call.vcpu.domain ? -XEN_EOPNOTSUPP : -XEN_EINVAL;
+/**
+ * HVMOP_pagetable_dying is a hint for shadow paging, which this hypervisor does not have: it
+ * is -ENOSYS (as for a Xen built without shadow paging), which Linux takes as "not supported".
+ */
+function pagetableDying(): number {
+  return -XEN_ENOSYS;
 }
 
 function getMemType(call: HypercallCall): number {
@@ -338,7 +336,7 @@ export function hvmOp(call: HypercallCall): number {
     case HVMOP_get_mem_type:
       return getMemType(call);
     case HVMOP_pagetable_dying:
-      return pagetableDying(call);
+      return pagetableDying();
     case HVMOP_get_time:
       return writeStruct(call, xen_hvm_get_time, arg, {
         now: BigInt(Math.floor(call.hv.time.now())),
