@@ -3,19 +3,31 @@
 const MAX_BYTES = 1 << 20;
 
 export class ConsoleRing {
-  private text = '';
-  /** Characters dropped from the front when the ring was full. */
-  dropped = 0;
+  /** Text not yet dropped, in the pieces it was written in (joined only when read). */
+  private chunks: string[] = [];
+  private buffered = 0;
+  /** Every character ever written. */
+  private total = 0;
 
   constructor(private readonly echo?: (line: string) => void) {}
 
-  /** Appends text, keeping the last MAX_BYTES characters. */
+  /** Characters that have fallen off the front of the ring. */
+  get dropped(): number {
+    return Math.max(0, this.total - MAX_BYTES);
+  }
+
+  /** Appends text; the ring keeps the last MAX_BYTES characters. */
   write(text: string): void {
-    this.text += text;
-    if (this.text.length > MAX_BYTES) {
-      const excess = this.text.length - MAX_BYTES;
-      this.text = this.text.slice(excess);
-      this.dropped += excess;
+    if (text.length > 0) {
+      this.chunks.push(text);
+      this.buffered += text.length;
+      this.total += text.length;
+      // Trimming every write would copy the whole ring each time: trim when twice full.
+      if (this.buffered > 2 * MAX_BYTES) {
+        const kept = this.contents();
+        this.chunks = [kept];
+        this.buffered = kept.length;
+      }
     }
     this.echo?.(text);
   }
@@ -31,7 +43,9 @@ export class ConsoleRing {
     this.write(out);
   }
 
+  /** The last MAX_BYTES characters written. */
   contents(): string {
-    return this.text;
+    const text = this.chunks.join('');
+    return text.length > MAX_BYTES ? text.slice(text.length - MAX_BYTES) : text;
   }
 }
