@@ -22,6 +22,7 @@ import {
 import { XEN_X86_EMU_IOAPIC, XEN_X86_EMU_LAPIC, XEN_X86_EMU_VPCI } from '../../abi/xen.js';
 import { type Domain, DomainState, GUEST_FRAMES, type Vcpu } from '../common/domain.js';
 import type { Hypervisor } from '../hypervisor.js';
+import { isHardwareDomain } from './xsm.js';
 
 export type DomainInfo = Parameters<typeof xen_domctl_getdomaininfo.encode>[0];
 
@@ -46,10 +47,9 @@ export function setDomainOptions(domain: Domain, value: DomainOptions): void {
 export function domainOptions(domain: Domain): DomainOptions {
   const known = options.get(domain);
   if (known !== undefined) return known;
-  const hardware = domain.id === 0 && domain.privileged;
   return {
     flags: XEN_DOMCTL_CDF_hvm | XEN_DOMCTL_CDF_hap,
-    emulationFlags: hardware
+    emulationFlags: isHardwareDomain(domain)
       ? XEN_X86_EMU_LAPIC | XEN_X86_EMU_IOAPIC | XEN_X86_EMU_VPCI
       : XEN_X86_EMU_LAPIC,
   };

@@ -42,9 +42,9 @@ import {
   evtchn_status,
   evtchn_unmask,
 } from '../../abi/event_channel.js';
-import { DOMID_SELF } from '../../abi/xen.js';
 import { argPointer, readBytes, writeBytes } from './guest-args.js';
 import type { HypercallCall } from './table.js';
+import { domainByAnyId, xsmTarget } from './xsm.js';
 
 /**
  * EVTCHNOP_reset's continuation. Xen's header defines it under __XEN__ only, yet a guest
@@ -127,9 +127,9 @@ function withArg<V>(
  */
 function resetCont(call: HypercallCall, dom: number): number {
   const current = call.vcpu.domain;
-  const d = dom === DOMID_SELF ? current : call.hv.domains.get(dom);
+  const d = domainByAnyId(call, dom);
   if (d === undefined) return -XEN_ESRCH;
-  if (d !== current && !current.privileged) return -XEN_EPERM;
+  if (!xsmTarget(current, d)) return -XEN_EPERM;
   if (d !== current && d.pauseCount === 0) return -XEN_EINVAL;
   return -XEN_EBUSY;
 }

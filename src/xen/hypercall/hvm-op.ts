@@ -72,7 +72,6 @@ import {
   xen_hvm_param,
 } from '../../abi/hvm.js';
 import { SHUTDOWN_MAX } from '../../abi/sched.js';
-import { DOMID_SELF } from '../../abi/xen.js';
 import { P2m } from '../../x86/memory.js';
 import { assertEvtchnIrq } from '../arch/x86/hvm/events.js';
 import { updateWallclock } from '../arch/x86/hvm/vcpu-info.js';
@@ -87,6 +86,7 @@ import {
   writeStruct,
 } from './guest-args.js';
 import type { HypercallCall } from './table.js';
+import { domainByAnyId, xsmTarget } from './xsm.js';
 
 /** Set in HVM_PARAM_VM86_TSS_SIZED once the TSS has been written (Xen's VM86_TSS_UPDATED). */
 const VM86_TSS_UPDATED = 1n << 63n;
@@ -144,20 +144,8 @@ const SET_ONCE = new Set([
   HVM_PARAM_MCA_CAP,
 ]);
 
-/** rcu_lock_domain_by_any_id: DOMID_SELF is the caller's domain. */
-function lookupAnyId(call: HypercallCall, domid: number): Domain | undefined {
-  return domid === DOMID_SELF ? call.vcpu.domain : call.hv.domains.get(domid);
-}
-
-/** XSM_TARGET (the dummy policy): the domain itself, or a privileged one. */
-function xsmTarget(call: HypercallCall, target: Domain): number {
-  const src = call.vcpu.domain;
-  return src === target || src.privileged ? 0 : -XEN_EPERM;
-}
-
 function allowSetParam(call: HypercallCall, d: Domain, index: number, value: bigint): number {
-  const rc = xsmTarget(call, d);
-  if (rc !== 0) return rc;
+  if (!xsmTarget(call.vcpu.domain, d)) return -XEN_EPERM;
   if (DEPRECATED.has(index)) return -XEN_EINVAL;
   if (!GUEST_SETTABLE.has(index) && d === call.vcpu.domain) return -XEN_EPERM;
   const old = d.hvmParams[index]!;
@@ -244,8 +232,7 @@ function setParam(call: HypercallCall, d: Domain, index: number, value: bigint):
 
 /** hvm_get_param: the value, or a negative errno. */
 function getParam(call: HypercallCall, d: Domain, index: number): bigint | number {
-  const rc = xsmTarget(call, d);
-  if (rc !== 0) return rc;
+  if (!xsmTarget(call.vcpu.domain, d)) return -XEN_EPERM;
   if (DEPRECATED.has(index)) return -XEN_EINVAL;
   if (!GUEST_READABLE.has(index) && d === call.vcpu.domain) return -XEN_EPERM;
   const params = d.hvmParams;
@@ -266,7 +253,7 @@ function paramOp(call: HypercallCall, set: boolean): number {
   const a = readStruct(call, xen_hvm_param, at);
   if (a === undefined) return -XEN_EFAULT;
   if (a.index >= HVM_NR_PARAMS) return -XEN_EINVAL;
-  const d = lookupAnyId(call, a.domid);
+  const d = domainByAnyId(call, a.domid);
   if (d === undefined) return -XEN_ESRCH;
   if (set) return setParam(call, d, a.index, a.value);
   const value = getParam(call, d, a.index);
@@ -307,10 +294,9 @@ function getMemType(call: HypercallCall): number {
   const at = argPointer(call, 2);
   const a = readStruct(call, xen_hvm_get_mem_type, at);
   if (a === undefined) return -XEN_EFAULT;
-  const d = lookupAnyId(call, a.domid);
+  const d = domainByAnyId(call, a.domid);
   if (d === undefined) return -XEN_ESRCH;
-  const rc = xsmTarget(call, d);
-  if (rc !== 0) return rc;
+  if (!xsmTarget(call.vcpu.domain, d)) return -XEN_EPERM;
   const entry = a.pfn < BigInt(d.p2m.length) ? d.p2m[Number(a.pfn)]! : P2m.None;
   let type = HVMMEM_mmio_dm; // holes and MMIO
   if (entry >= 0) type = entry & P2m.ReadOnly ? HVMMEM_ram_ro : HVMMEM_ram_rw;

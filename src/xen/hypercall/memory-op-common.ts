@@ -1,17 +1,16 @@
 /**
- * What the memory_op sub-operations share: finding the target domain and Xen's dummy-XSM
- * checks, the extent-order limits, guest arrays of 64-bit numbers, and the P2M edits of
+ * What the memory_op sub-operations share: the extent-order limits, guest arrays of 64-bit numbers, and the P2M edits of
  * xen/arch/x86/mm/p2m.c (guest_remove_page, p2m_remove_page, p2m_add_page) on our P2M and
  * frame table.
  */
 import { XEN_ENOENT, XEN_ENXIO } from '../../abi/errno.js';
 import { XENMEMF_exact_node_request, XENMEMF_get_node } from '../../abi/memory.js';
-import { DOMID_SELF } from '../../abi/xen.js';
 import { P2m } from '../../x86/memory.js';
 import type { Domain, GuestPointer } from '../common/domain.js';
 import { FRAME_XEN } from '../common/frame-table.js';
 import { offsetPointer, readBytes } from './guest-args.js';
 import type { HypercallCall } from './table.js';
+import { isHardwareDomain } from './xsm.js';
 
 /** Bits 6 and up of memory_op's cmd are the extent to continue from (xen/hypercall.h). */
 export const MEMOP_EXTENT_SHIFT = 6;
@@ -52,21 +51,6 @@ export function propagateNode(caller: Domain, memFlags: number): 'ok' | 'invalid
     return exact && node !== 0 ? 'no-memory' : 'ok';
   }
   return exact ? 'invalid' : 'ok';
-}
-
-/** rcu_lock_domain_by_any_id: DOMID_SELF is the caller. */
-export function domainByAnyId(call: HypercallCall, domid: number): Domain | undefined {
-  return domid === DOMID_SELF ? call.vcpu.domain : call.hv.domains.get(domid);
-}
-
-/** XSM_TARGET under the dummy policy: the domain itself, or a control domain. */
-export function xsmTarget(caller: Domain, target: Domain): boolean {
-  return caller === target || caller.privileged;
-}
-
-/** is_hardware_domain: Dom0. */
-export function isHardwareDomain(d: Domain): boolean {
-  return d.id === 0 && d.privileged;
 }
 
 /** A guest frame number from a 64-bit field: exact below 2^53, else beyond any P2M. */

@@ -13,8 +13,8 @@ import {
 } from '../../abi/memory.js';
 import type { MemoryMapEntry } from '../common/domain.js';
 import { argPointer, handlePointer, readBytes, readStruct, writeBytes } from './guest-args.js';
-import { domainByAnyId, xsmTarget } from './memory-op-common.js';
 import type { HypercallCall } from './table.js';
+import { domainByAnyId, xsmTarget } from './xsm.js';
 
 /** x86's E820MAX: the most entries a map may have. */
 export const E820MAX = 1024;

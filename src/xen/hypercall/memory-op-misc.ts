@@ -25,15 +25,9 @@ import {
   xen_vnuma_topology_info,
 } from '../../abi/memory.js';
 import { argPointer, handlePointer, offsetPointer, readStruct, writeBytes } from './guest-args.js';
-import {
-  domainByAnyId,
-  isHardwareDomain,
-  maxOrder,
-  propagateNode,
-  readGuestU64,
-  xsmTarget,
-} from './memory-op-common.js';
+import { maxOrder, propagateNode, readGuestU64 } from './memory-op-common.js';
 import type { HypercallCall } from './table.js';
+import { domainByAnyId, isHardwareDomain, xsmTarget } from './xsm.js';
 
 const U64_MAX = 2n ** 64n - 1n;
 

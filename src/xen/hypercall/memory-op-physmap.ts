@@ -45,18 +45,16 @@ import {
 } from './guest-args.js';
 import {
   displaceRam,
-  domainByAnyId,
   gfnOf,
-  isHardwareDomain,
   isOwnRam,
   isSpecial,
   mapFrame,
   memopCmd,
   removeGuestPage,
   unhookSpecial,
-  xsmTarget,
 } from './memory-op-common.js';
 import type { HypercallCall } from './table.js';
+import { domainByAnyId, isHardwareDomain, xsmTarget } from './xsm.js';
 
 const U64_MAX = 2n ** 64n - 1n;
 /** INVALID_GFN: ~0UL. */

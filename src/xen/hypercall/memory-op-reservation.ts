@@ -18,7 +18,6 @@ import { hypercallCreateContinuation, hypercallPreemptCheck } from './continuati
 import { argPointer, handlePointer, readStruct } from './guest-args.js';
 import {
   displaceRam,
-  domainByAnyId,
   forgetCode,
   isOwnRam,
   isSpecial,
@@ -31,9 +30,9 @@ import {
   readGuestU64,
   removeGuestPage,
   unhookSpecial,
-  xsmTarget,
 } from './memory-op-common.js';
 import type { HypercallCall } from './table.js';
+import { domainByAnyId, xsmTarget } from './xsm.js';
 
 const PAGE_SHIFT = 12;
 

@@ -35,13 +35,7 @@ import {
   xen_memory_domain,
 } from '../../abi/memory.js';
 import { argPointer, readStruct } from './guest-args.js';
-import {
-  domainByAnyId,
-  highestMappedGfn,
-  MEMOP_CMD_MASK,
-  MEMOP_EXTENT_SHIFT,
-  xsmTarget,
-} from './memory-op-common.js';
+import { highestMappedGfn, MEMOP_CMD_MASK, MEMOP_EXTENT_SHIFT } from './memory-op-common.js';
 import { memoryMap, reservedDeviceMemoryMap, setMemoryMap } from './memory-op-map.js';
 import {
   acquireResource,
@@ -55,6 +49,7 @@ import {
 import { addToPhysmap, addToPhysmapBatch, removeFromPhysmap } from './memory-op-physmap.js';
 import { reservationOp } from './memory-op-reservation.js';
 import type { HypercallCall } from './table.js';
+import { domainByAnyId, xsmTarget } from './xsm.js';
 
 export function memoryOp(call: HypercallCall): number {
   // A 32-bit guest goes through Xen's compat_memory_op (32-bit handles and xen_ulong_t),

@@ -28,9 +28,9 @@ import {
   XEN_PCI_DEV_PXM,
   XEN_PCI_MMCFG_RESERVED,
 } from '../../abi/physdev.js';
-import type { Domain } from '../common/domain.js';
 import { argPointer, offsetPointer, readBytes, readStruct } from './guest-args.js';
 import type { HypercallCall } from './table.js';
+import { isHardwareDomain } from './xsm.js';
 
 export function physdevOp(call: HypercallCall): number {
   const cmd = call.argLo[1]!;
@@ -53,11 +53,6 @@ export function physdevOp(call: HypercallCall): number {
     default:
       return -XEN_ENOSYS;
   }
-}
-
-/** Xen's is_hardware_domain: the privileged domain 0 owns the (here absent) hardware. */
-function isHardwareDomain(domain: Domain): boolean {
-  return domain.privileged && domain.id === 0;
 }
 
 /** pci_mmcfg_reserved: flags are checked, then the region matches none Xen found (none). */
