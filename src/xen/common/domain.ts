@@ -167,6 +167,17 @@ export class Domain {
   }
 
   /**
+   * Takes the domain's RAM page at `gfn` out of the physmap but keeps it allocated and
+   * counted, as Xen does when a page is replaced without being freed; destroy frees it.
+   */
+  displaceRam(gfn: number): void {
+    const mfn = this.mfnOf(gfn);
+    this.setP2m(gfn, P2m.None);
+    this.frames.m2p[mfn] = -1;
+    this.displacedRam.push(mfn);
+  }
+
+  /**
    * Changes the P2M entry of `gfn` (a machine frame with P2m bits, or P2m.None). Removing or
    * replacing a mapping flushes every vCPU's TLB, since they cache machine addresses.
    */

@@ -92,16 +92,6 @@ export function unhookSpecial(call: HypercallCall, d: Domain, gfn: number, mfn: 
 }
 
 /**
- * Unmaps the domain's RAM page at `gfn` but keeps it allocated and counted, as Xen does when
- * a page leaves the physmap without being freed; it comes back when the domain dies.
- */
-export function displaceRam(call: HypercallCall, d: Domain, gfn: number, mfn: number): void {
-  d.setP2m(gfn, P2m.None);
-  call.hv.frames.m2p[mfn] = -1;
-  d.displacedRam.push(mfn);
-}
-
-/**
  * Xen's guest_remove_page: the domain's RAM page at `gfn` is freed, a special page unhooked.
  * -ENOENT when nothing is there, -ENXIO for a frame that is not the domain's to free (a
  * grant mapping).
@@ -111,7 +101,6 @@ export function removeGuestPage(call: HypercallCall, d: Domain, gfn: number): nu
   if (mfn < 0) return -XEN_ENOENT;
   if (isOwnRam(call, d, gfn, mfn)) {
     call.hv.releaseRam(d, gfn);
-    forgetCode(call, mfn);
     return 0;
   }
   if (isSpecial(call, mfn) && !d.grantMapped.has(gfn)) {
@@ -125,14 +114,6 @@ export function removeGuestPage(call: HypercallCall, d: Domain, gfn: number): nu
 export function mapFrame(call: HypercallCall, d: Domain, gfn: number, mfn: number): void {
   d.setP2m(gfn, mfn);
   call.hv.frames.m2p[mfn] = gfn;
-}
-
-/**
- * Drops instructions decoded from a frame that changes hands: the block cache is keyed by
- * machine address, and frames are scrubbed behind its back.
- */
-export function forgetCode(call: HypercallCall, mfn: number): void {
-  call.hv.blocks.invalidateFrame(mfn, call.vcpu.cpu);
 }
 
 /**

@@ -44,7 +44,6 @@ import {
   writeBytes,
 } from './guest-args.js';
 import {
-  displaceRam,
   gfnOf,
   isOwnRam,
   isSpecial,
@@ -142,7 +141,7 @@ export function removeFromPhysmap(call: HypercallCall, start: number): number {
   // get_page_from_gfn finds the domain's own pages only (a grant mapping is not one).
   if (isOwnRam(call, d, gfn, mfn)) {
     // guest_physmap_remove_page: the page stays allocated until the domain dies.
-    displaceRam(call, d, gfn, mfn);
+    d.displaceRam(gfn);
     return 0;
   }
   if (!isSpecial(call, mfn) || d.grantMapped.has(gfn)) return -XEN_ENOENT;

@@ -17,8 +17,6 @@ import { DomainState } from '../common/domain.js';
 import { hypercallCreateContinuation, hypercallPreemptCheck } from './continuation.js';
 import { argPointer, handlePointer, readStruct } from './guest-args.js';
 import {
-  displaceRam,
-  forgetCode,
   isOwnRam,
   isSpecial,
   MAX_ORDER,
@@ -99,9 +97,7 @@ function increaseReservation(call: HypercallCall, a: MemopArgs): void {
   forEachExtent(call, a, () => {
     if (!canAllocate(call, a, count)) return false;
     for (let n = 0; n < count; n++) {
-      const mfn = call.hv.frames.alloc(d.id);
-      forgetCode(call, mfn);
-      d.displacedRam.push(mfn);
+      d.displacedRam.push(call.hv.frames.alloc(d.id));
     }
     d.totPages += count;
     return true;
@@ -142,11 +138,9 @@ function populateExtent(call: HypercallCall, a: MemopArgs, gpfn: number): boolea
     const old = d.mfnOf(gfn);
     if (old >= 0) {
       if (isSpecial(call, old)) unhookSpecial(call, d, gfn, old);
-      else displaceRam(call, d, gfn, old);
+      else d.displaceRam(gfn);
     }
-    const mfn = hv.frames.alloc(d.id);
-    forgetCode(call, mfn);
-    mapFrame(call, d, gfn, mfn);
+    mapFrame(call, d, gfn, hv.frames.alloc(d.id));
   }
   d.totPages += count;
   return true;

@@ -53,8 +53,7 @@ export function grantDomain(host: GrantHost, domain: Domain): GrantDomain {
         if (frames.owner[old] !== domain.id || domain.grantMapped.has(gfn)) {
           return GNTST_general_error;
         }
-        frames.m2p[old] = -1;
-        domain.displacedRam.push(old);
+        domain.displaceRam(gfn);
       }
       domain.setP2m(gfn, mfn | P2m.NoExecute | (flags & GNTMAP_readonly ? P2m.ReadOnly : 0));
       domain.grantMapped.add(gfn);
