@@ -1,34 +1,39 @@
 /**
  * The PVH entry state (Xen's docs/misc/pvh.pandoc): 32-bit flat protected mode with paging
  * off, %ebx the physical address of the hvm_start_info, CR4 clear, EFLAGS with VM, IF and
- * TF clear, and a 32-bit TSS. The values are the ones libxenguest gives vCPU 0 of a PVH
- * domain (selectors zero, access rights 0xc9b / 0xc93 / 0x8b).
+ * TF clear, and a 32-bit TSS. Loaded as libxenguest loads it: a vcpu_hvm_context with its
+ * values (access rights 0xc9b / 0xc93 / 0x8b), through the same path as VCPUOP_initialise.
  */
+import { VCPU_HVM_MODE_32B, vcpu_hvm_context } from '../../../../abi/vcpu.js';
 import { type Cpu, Cr0 } from '../../../../x86/cpu.js';
-import { Flag } from '../../../../x86/flags.js';
-import { Seg } from '../../../../x86/segments.js';
+import { applyHvmContext } from './vcpu-context.js';
 
-const CODE32 = 0xc09b;
-const DATA32 = 0xc093;
-const TSS32_BUSY = 0x8b;
+const FLAT = 0xffffffff;
 
 export function setPvhEntryState(cpu: Cpu, entry: number, startInfo: number): void {
+  const context = vcpu_hvm_context.encode({
+    mode: VCPU_HVM_MODE_32B,
+    cpu_regs: {
+      x86_32: {
+        ebx: startInfo,
+        eip: entry,
+        eflags: 0x2,
+        cr0: Cr0.PE | Cr0.ET,
+        cs_limit: FLAT,
+        ds_limit: FLAT,
+        ss_limit: FLAT,
+        es_limit: FLAT,
+        tr_limit: 0x67,
+        cs_ar: 0xc9b,
+        ds_ar: 0xc93,
+        ss_ar: 0xc93,
+        es_ar: 0xc93,
+        tr_ar: 0x8b,
+      },
+    },
+  });
   cpu.reset();
-  cpu.cr0 = Cr0.PE | Cr0.ET;
-  for (const seg of [Seg.CS, Seg.DS, Seg.ES, Seg.SS, Seg.FS, Seg.GS]) {
-    cpu.segSel[seg] = 0;
-    cpu.segBaseLo[seg] = 0;
-    cpu.segBaseHi[seg] = 0;
-    cpu.segLimit[seg] = -1;
-    cpu.segAttr[seg] = seg === Seg.CS ? CODE32 : DATA32;
+  if (applyHvmContext(cpu, vcpu_hvm_context.decode(context)) !== 0) {
+    throw new Error('the PVH entry state was refused'); // a bug here, never the guest's doing
   }
-  cpu.segBaseLo[Seg.TR] = 0;
-  cpu.segLimit[Seg.TR] = 0x67;
-  cpu.segAttr[Seg.TR] = TSS32_BUSY;
-  cpu.flags = Flag.Fixed;
-  cpu.gpr[3 * 2] = startInfo; // ebx
-  cpu.ripLo = entry;
-  cpu.ripHi = 0;
-  cpu.updateMode();
-  cpu.flushTlb();
 }
