@@ -5,6 +5,7 @@
  */
 import type { Fields, InputOf, Layout, ValueOf } from '../../abi/layout.js';
 import { copyFromGuest, copyToGuest } from '../arch/x86/guest-copy.js';
+import { u64 } from '../arch/x86/time/index.js';
 import type { GuestPointer } from '../common/domain.js';
 import type { HypercallCall } from './table.js';
 
@@ -15,7 +16,7 @@ export function argPointer(call: HypercallCall, n: number): GuestPointer {
 
 /** Argument `n` as an unsigned 64-bit number (exact below 2^53). */
 export function argU64(call: HypercallCall, n: number): number {
-  return (call.argHi[n]! >>> 0) * 0x100000000 + (call.argLo[n]! >>> 0);
+  return u64(call.argLo[n]!, call.argHi[n]!);
 }
 
 /** A 64-bit guest handle decoded by a layout (a bigint) as a pointer. */

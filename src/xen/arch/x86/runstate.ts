@@ -6,14 +6,9 @@
 import { vcpu_runstate_info } from '../../../abi/vcpu.js';
 import type { Vcpu } from '../../common/domain.js';
 import { copyToGuest } from './guest-copy.js';
+import { setU64 } from './time/index.js';
 
 const OFF = vcpu_runstate_info.offsets;
-
-function setU64(view: DataView, at: number, value: number): void {
-  const v = Math.max(0, Math.floor(value));
-  view.setUint32(at, v % 0x100000000, true);
-  view.setUint32(at + 4, Math.floor(v / 0x100000000), true);
-}
 
 /**
  * The vCPU's runstate as bytes. With `now`, the time spent so far in the current state is
@@ -24,13 +19,13 @@ export function runstateBytes(vcpu: Vcpu, now?: number): Uint8Array {
   const bytes = new Uint8Array(vcpu_runstate_info.size);
   const view = new DataView(bytes.buffer);
   view.setInt32(OFF.state, vcpu.runstate, true);
-  setU64(view, OFF.state_entry_time, vcpu.runstateEntry);
+  setU64(view, OFF.state_entry_time, Math.max(0, Math.floor(vcpu.runstateEntry)));
   for (let i = 0; i < 4; i++) {
     let total = vcpu.runstateTime[i]!;
     if (now !== undefined && i === vcpu.runstate && now > vcpu.runstateEntry) {
       total += now - vcpu.runstateEntry;
     }
-    setU64(view, OFF.time + i * 8, total);
+    setU64(view, OFF.time + i * 8, Math.max(0, Math.floor(total)));
   }
   return bytes;
 }

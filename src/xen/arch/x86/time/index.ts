@@ -6,6 +6,7 @@
 export {
   type PvclockRecord,
   pvclockRecord,
+  setU64,
   sharedInfoTimeOffset,
   writeVcpuTimeInfo,
   writeWallclock,

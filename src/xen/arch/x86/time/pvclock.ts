@@ -55,7 +55,7 @@ export function pvclockRecord(
 }
 
 /** Writes a 64-bit integer held in a double (two's complement modulo 2^64 if negative). */
-function setU64(view: DataView, offset: number, value: number): void {
+export function setU64(view: DataView, offset: number, value: number): void {
   const hi = Math.floor(value / TWO_32);
   const lo = value - hi * TWO_32;
   view.setUint32(offset, lo, true);
