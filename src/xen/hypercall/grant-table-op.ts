@@ -112,8 +112,7 @@ export function doGrantTableOp(call: HypercallCall): number {
 /** The domain `dom` names (rcu_lock_domain_by_any_id), dying ones included. */
 function domainByAnyId(call: HypercallCall, dom: number): Domain | undefined {
   const id = dom & 0xffff;
-  if (id === DOMID_SELF) return call.vcpu.domain;
-  return call.hv.domains.get(id) ?? call.hv.zombies.get(id);
+  return id === DOMID_SELF ? call.vcpu.domain : call.hv.domainById(id);
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   HVM_PARAM_CALLBACK_TYPE_VECTOR,
 } from '../../../../abi/hvm.js';
 import { vcpu_info } from '../../../../abi/xen.js';
+import { P2m } from '../../../../x86/memory.js';
 import type { Domain, Vcpu } from '../../../common/domain.js';
 import type { FrameTable } from '../../../common/frame-table.js';
 import type { EvtchnDomain } from '../../../evtchn/index.js';
@@ -94,7 +95,7 @@ export function evtchnDomain(host: EventHost, domain: Domain): EvtchnDomain {
     },
     mapGuestFrame(gfn) {
       const entry = domain.p2m[gfn];
-      if (entry === undefined || entry < 0 || entry & (1 << 24)) return undefined; // read-only
+      if (entry === undefined || entry < 0 || entry & P2m.ReadOnly) return undefined;
       const mfn = domain.mfnOf(gfn);
       if (frames.owner[mfn] !== domain.id || !frames.get(mfn, domain.id)) return undefined;
       const list = mapped.get(gfn) ?? [];
