@@ -2,6 +2,7 @@
 // code, and robustness against arbitrary bytes.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { Cr4 } from './cpu.js';
 import { ExitReason } from './exit.js';
 import { Flag } from './flags.js';
 import { fuzzScale, fuzzSeeded } from './testing/fuzz.js';
@@ -95,6 +96,24 @@ describe('run loop', () => {
     const exit = machine.cpu.run(100);
     assert.equal(exit.reason, ExitReason.Shutdown);
     assert.match(exit.message, /triple fault/);
+  });
+
+  test('page tables in unbacked memory: a machine check, which shuts down instead of looping', () => {
+    const machine = machineWithIdt([0x90]);
+    const cpu = machine.cpu;
+    cpu.cr3Lo = 0x7000_0000; // nothing backs it: the walk for the fetch is a #MC, so is the IDT's
+    cpu.flushTlb();
+    let exit = cpu.run(100);
+    assert.equal(exit.reason, ExitReason.Shutdown);
+    assert.match(exit.message, /machine check/);
+    // With CR4.MCE set the #MC is delivered, and faulting again while delivering it is fatal.
+    const again = machineWithIdt([0x90]).cpu;
+    again.cr4 |= Cr4.MCE;
+    again.cr3Lo = 0x7000_0000;
+    again.flushTlb();
+    exit = again.run(100);
+    assert.equal(exit.reason, ExitReason.Shutdown);
+    assert.match(exit.message, /machine check while delivering vector 18/);
   });
 
   test('#UD is vectored with RIP at the faulting instruction', () => {

@@ -5,7 +5,7 @@
  * delivering #DF is a triple fault: the vCPU shuts down.
  */
 import { read16, read32, write16, write32, write64 } from './access.js';
-import { type Cpu, Cr0, SegAttrBits } from './cpu.js';
+import { type Cpu, Cr0, Cr4, SegAttrBits } from './cpu.js';
 import { ExitReason } from './exit.js';
 import { Fault, Restart, Vector } from './fault.js';
 import { Flag, readFlags } from './flags.js';
@@ -54,6 +54,8 @@ const HAS_ERROR_CODE =
 
 /** Delivers an exception; false when the vCPU shut down (triple fault). */
 export function deliverException(cpu: Cpu, vector: number, errorCode: number): boolean {
+  // With CR4.MCE clear a machine check shuts the processor down (SDM vol. 3, 17.3.1.2).
+  if (vector === Vector.MC && !(cpu.cr4 & Cr4.MCE)) return shutdown(cpu, 'machine check');
   let current = vector;
   let code = vector < 32 && HAS_ERROR_CODE & (1 << vector) ? Math.max(errorCode, 0) : -1;
   for (;;) {
@@ -65,6 +67,10 @@ export function deliverException(cpu: Cpu, vector: number, errorCode: number): b
       if (!(error instanceof Fault)) throw error;
       if (current === Vector.DF)
         return shutdown(cpu, `triple fault (fault ${error.vector} while delivering #DF)`);
+      // A machine check in the middle of delivering one shuts down (MCG_STATUS.MCIP is set);
+      // treated as benign, it would be retried forever.
+      if (error.vector === Vector.MC && (current === Vector.MC || !(cpu.cr4 & Cr4.MCE)))
+        return shutdown(cpu, `machine check while delivering vector ${current}`);
       const firstContributory = (CONTRIBUTORY >> current) & 1;
       const secondContributory = (CONTRIBUTORY >> error.vector) & 1 || error.vector === Vector.PF;
       if (
