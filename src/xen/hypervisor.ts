@@ -3,6 +3,7 @@
  * and the hypercall table. An ordinary object: the host runs it in a worker thread, tests
  * run it directly.
  */
+import { XEN_EFAULT, XEN_ERESTART } from '../abi/errno.js';
 import { HVM_NR_PARAMS } from '../abi/hvm.js';
 import { SHUTDOWN_crash } from '../abi/sched.js';
 import { VIRQ_DOM_EXC, VIRQ_TIMER } from '../abi/xen.js';
@@ -33,9 +34,10 @@ import { Domain, type DomainConfig, DomainState, Vcpu } from './common/domain.js
 import { FRAME_XEN, FrameTable } from './common/frame-table.js';
 import { EventChannels, GlobalVirqHandlers } from './evtchn/index.js';
 import { GrantTable } from './grant/index.js';
+import { invokeHypercall } from './hypercall/dispatch.js';
 import { hypercallTable } from './hypercall/index.js';
 import { expireWatchdogs, nextWatchdog } from './hypercall/sched-op.js';
-import type { HypercallEntry } from './hypercall/table.js';
+import type { HypercallArgs, HypercallEntry } from './hypercall/table.js';
 import type { SchedulerOps } from './sched/ops.js';
 import { RoundRobinScheduler } from './sched/round-robin.js';
 
@@ -84,6 +86,8 @@ export class Hypervisor {
   readonly commandLine: string;
   readonly time: TimeSource;
   readonly globalVirqs: GlobalVirqHandlers;
+  /** Events are pending for a vCPU of an external domain (Dom0): its kernel should look. */
+  onExternalUpcall: ((vcpu: Vcpu) => void) | undefined;
   private consoleInput: number[] = [];
   private nextDomid = 1;
   private readonly virtualClock: boolean;
@@ -125,7 +129,9 @@ export class Hypervisor {
     if (config.privileged && !this.domains.has(0)) id = 0;
     else id = this.nextDomid++;
     const domain = new Domain(id, this.frames, config, HVM_NR_PARAMS);
-    domain.pauseCount = 1;
+    // An external domain's vCPU never runs here: it is not scheduled, and not paused (a
+    // paused vCPU would preempt every long hypercall its kernel makes).
+    domain.pauseCount = config.external ? 0 : 1;
     domain.sharedInfoMfn = sharedInfo;
     domain.timers = new VcpuTimers();
     domain.tscOffset = this.time.zeroTscOffset();
@@ -137,6 +143,9 @@ export class Hypervisor {
         id: n,
       });
       cpu.clock = this.time.clock;
+      // An external kernel is a 64-bit kernel whose pointers are guest-physical: the vCPU
+      // reads as 64-bit to the hypercall handlers, with paging off.
+      if (config.external) cpu.codeSize = 64;
       cpu.tscOffset = domain.tscOffset;
       const vcpu = new Vcpu(n, domain, cpu);
       vcpu.online = n === 0;
@@ -144,7 +153,7 @@ export class Hypervisor {
       vcpu.vcpuInfoAddress = defaultVcpuInfoAddress(domain, n);
       vcpu.vlapic = this.createVlapic(domain, vcpu);
       domain.vcpus.push(vcpu);
-      this.scheduler.insert(vcpu);
+      if (!config.external) this.scheduler.insert(vcpu);
     }
     const host = { frames: this.frames, view: this.memory.view, kick: (v: Vcpu) => this.kick(v) };
     domain.evtchn = new EventChannels(
@@ -320,6 +329,8 @@ export class Hypervisor {
       }
     }
     for (const mfn of domain.displacedRam.splice(0)) this.frames.put(mfn);
+    for (const mfn of domain.foreignMapped.values()) this.frames.put(mfn);
+    domain.foreignMapped.clear();
     domain.grantMapped.clear();
     domain.totPages = 0;
     if (domain.sharedInfoMfn >= 0) {
@@ -348,6 +359,10 @@ export class Hypervisor {
 
   /** An event is pending for the vCPU (Xen's vcpu_kick): wake it if it blocked. */
   kick(vcpu: Vcpu): void {
+    if (vcpu.domain.config.external) {
+      this.onExternalUpcall?.(vcpu);
+      return;
+    }
     if (!vcpu.blocked) return;
     vcpu.blocked = false;
     vcpu.pollPorts = undefined;
@@ -495,6 +510,29 @@ export class Hypervisor {
       return this.createDomain({ ...config, privileged: false });
     } finally {
       this.nextDomid = Math.max(next, id + 1);
+    }
+  }
+
+  /**
+   * A hypercall from an external domain's kernel (Dom0's privcmd). Its vCPU runs without
+   * paging, so pointers are guest-physical addresses in its memory. A continuation is carried
+   * on here until the hypercall completes.
+   */
+  externalHypercall(domain: Domain, op: number, args: HypercallArgs): number {
+    const vcpu = domain.vcpus[0];
+    if (!domain.config.external || vcpu === undefined) {
+      throw new HypervisorError(`domain ${domain.id} is not an external domain`);
+    }
+    for (;;) {
+      let result: number;
+      try {
+        result = invokeHypercall(this, vcpu, op, args);
+      } catch (error) {
+        // A handler bug: the caller gets an error, the hypervisor carries on.
+        this.console.write(`(XEN) d${domain.id} hypercall ${op} failed: ${String(error)}\n`);
+        return -XEN_EFAULT;
+      }
+      if (result !== -XEN_ERESTART) return result;
     }
   }
 

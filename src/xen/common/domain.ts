@@ -24,6 +24,13 @@ export interface DomainConfig {
   maxGrantFrames?: number;
   /** Maptrack frames (max_maptrack_frames; Xen's default 1024). */
   maxMaptrackFrames?: number;
+  /**
+   * The domain's kernel runs outside the emulated CPU: Dom0, whose kernel is TypeScript on
+   * the host's main thread. Its vCPUs never run; its P2M lives in shared memory, read by
+   * that kernel as hardware reads a second-stage table, and its event upcalls go to
+   * `Hypervisor.onExternalUpcall`.
+   */
+  external?: boolean;
 }
 
 export const enum DomainState {
@@ -135,6 +142,8 @@ export class Domain {
    * totPages, as Xen keeps them) until it is destroyed.
    */
   readonly displacedRam: number[] = [];
+  /** Guest frames where another domain's page is mapped (Xen's p2m_map_foreign): gfn → mfn. */
+  readonly foreignMapped = new Map<number, number>();
   /** HYPERVISOR_vm_assist: the VMASST_TYPE_* bits enabled. */
   vmAssist = 0;
   /** XEN_DOMCTL_set_address_size: 64 for HVM/PVH domains. */
@@ -147,7 +156,9 @@ export class Domain {
     hvmParamCount: number,
   ) {
     this.config = config;
-    this.p2m = new Int32Array(GUEST_FRAMES).fill(P2m.None);
+    this.p2m = new Int32Array(
+      config.external ? new SharedArrayBuffer(GUEST_FRAMES * 4) : new ArrayBuffer(GUEST_FRAMES * 4),
+    ).fill(P2m.None);
     this.secondStage = new SecondStage(frames.memory, this.p2m);
     this.maxPages = config.maxPages;
     this.privileged = config.privileged ?? false;

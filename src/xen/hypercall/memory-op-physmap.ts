@@ -113,7 +113,7 @@ export function addToPhysmapBatch(call: HypercallCall, start: number): number {
     if (gpfn === INVALID_GFN) return -XEN_EINVAL;
     const rc =
       xatpb.space === XENMAPSPACE_gmfn_foreign
-        ? addForeign(call, d, xatpb.u.foreign_domid)
+        ? addForeign(call, d, xatpb.u.foreign_domid, idx, gpfn)
         : addToPhysmapOne(call, d, xatpb.space, idx, gpfn);
     const out = new Uint8Array(4);
     new DataView(out.buffer).setInt32(0, rc, true);
@@ -138,6 +138,7 @@ export function removeFromPhysmap(call: HypercallCall, start: number): number {
   const gfn = gfnOf(xrfp.gpfn);
   const mfn = d.mfnOf(gfn);
   if (mfn < 0) return -XEN_ENOENT;
+  if (removeForeign(call, d, gfn)) return 0;
   // get_page_from_gfn finds the domain's own pages only (a grant mapping is not one).
   if (isOwnRam(call, d, gfn, mfn)) {
     // guest_physmap_remove_page: the page stays allocated until the domain dies.
@@ -224,18 +225,52 @@ function addToPhysmapOne(
 }
 
 /**
- * p2m_add_foreign's checks. On x86 only the hardware domain may map foreign pages into a
- * translated P2M (arch_acquire_resource_check); the mapping itself is not supported yet:
- * a foreign reference in the P2M needs the domain's destroy to drop it.
+ * p2m_add_foreign: page `idx` of domain `foreignDomid` mapped at `gpfn` of `tdom` (Dom0's
+ * privcmd mapping a guest's memory). The mapping holds a reference on the page, so it
+ * outlives the foreign domain's destroy until it is removed or `tdom` dies. On x86 only
+ * the hardware domain may map foreign pages into a translated P2M.
  */
-function addForeign(call: HypercallCall, tdom: Domain, foreignDomid: number): number {
+function addForeign(
+  call: HypercallCall,
+  tdom: Domain,
+  foreignDomid: number,
+  idx: bigint,
+  gpfn: bigint,
+): number {
   if (!isHardwareDomain(tdom)) return -XEN_EPERM;
-  if (foreignDomid !== DOMID_XEN) {
-    const fdom = call.hv.domains.get(foreignDomid);
-    if (fdom === undefined) return -XEN_ESRCH;
-    if (fdom === call.vcpu.domain) return -XEN_EPERM;
-    if (fdom === tdom) return -XEN_EINVAL;
-    if (!xsmTarget(tdom, fdom)) return -XEN_EPERM;
+  if (foreignDomid === DOMID_XEN) return -XEN_EOPNOTSUPP; // Xen's own pages: not mapped here
+  const fdom = call.hv.domains.get(foreignDomid);
+  if (fdom === undefined) return -XEN_ESRCH;
+  if (fdom === call.vcpu.domain) return -XEN_EPERM;
+  if (fdom === tdom) return -XEN_EINVAL;
+  if (!xsmTarget(tdom, fdom)) return -XEN_EPERM;
+  // get_page_from_gfn(fdom, …): RAM or a special page of the foreign domain, not a grant
+  // or foreign mapping of its own.
+  const fgfn = gfnOf(idx);
+  const mfn = fdom.mfnOf(fgfn);
+  const frames = call.hv.frames;
+  if (mfn < 0 || fdom.grantMapped.has(fgfn) || fdom.foreignMapped.has(fgfn)) return -XEN_EINVAL;
+  const owner = frames.owner[mfn];
+  if (owner !== fdom.id && !isSpecial(call, mfn)) return -XEN_EINVAL;
+  const target = gfnOf(gpfn);
+  if (target >= tdom.p2m.length) return -XEN_EINVAL;
+  // What was at the target goes: a special page is unhooked, RAM freed, a foreign page put.
+  if (tdom.mfnOf(target) >= 0) {
+    const rc = removeForeign(call, tdom, target) ? 0 : removeGuestPage(call, tdom, target);
+    if (rc !== 0) return rc;
   }
-  return -XEN_EOPNOTSUPP;
+  frames.refs[mfn]!++;
+  tdom.setP2m(target, mfn);
+  tdom.foreignMapped.set(target, mfn);
+  return 0;
+}
+
+/** Drops a foreign mapping at `gfn` of `d`, if there is one. */
+function removeForeign(call: HypercallCall, d: Domain, gfn: number): boolean {
+  const mfn = d.foreignMapped.get(gfn);
+  if (mfn === undefined) return false;
+  d.foreignMapped.delete(gfn);
+  d.setP2m(gfn, P2m.None);
+  call.hv.frames.put(mfn);
+  return true;
 }
