@@ -246,6 +246,29 @@ export const xen_domctl_settimeoffset = struct('xen_domctl_settimeoffset', {
 export const xen_domctl_set_virq_handler = struct('xen_domctl_set_virq_handler', { virq: u32 });
 
 /**
+ * XEN_DOMCTL_{get,set}hvmcontext: a buffer of HVM save records (hvm-save.ts). Get with a
+ * null buffer answers the size needed; otherwise `size` is the buffer's size in and the
+ * bytes written out.
+ */
+export const xen_domctl_hvmcontext = struct('xen_domctl_hvmcontext', {
+  size: u32,
+  /** XEN_GUEST_HANDLE_64(uint8) */
+  buffer: u64,
+});
+
+/** XEN_DOMCTL_gethvmcontext_partial: the body of one record, without its descriptor. */
+export const xen_domctl_hvmcontext_partial = struct('xen_domctl_hvmcontext_partial', {
+  /** HVM_SAVE_CODE(...) */
+  type: u32,
+  /** The vCPU, for per-vCPU records. */
+  instance: u32,
+  /** IN: the buffer's size; OUT: the record's length. */
+  bufsz: u64,
+  /** XEN_GUEST_HANDLE_64(uint8); null asks only for the length. */
+  buffer: u64,
+});
+
+/**
  * The domctl record. destroydomain, pausedomain and unpausedomain take no payload: the
  * target is `domain`.
  */
@@ -267,6 +290,8 @@ export const xen_domctl = struct('xen_domctl', {
     setdomainhandle: xen_domctl_setdomainhandle,
     settimeoffset: xen_domctl_settimeoffset,
     set_virq_handler: xen_domctl_set_virq_handler,
+    hvmcontext: xen_domctl_hvmcontext,
+    hvmcontext_partial: xen_domctl_hvmcontext_partial,
     pad: bytes(128),
   }),
 });

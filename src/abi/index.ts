@@ -10,6 +10,7 @@ export * from './errno.js';
 export * from './event_channel.js';
 export * from './grant_table.js';
 export * from './hvm.js';
+export * from './hvm-save.js';
 export * from './hypercall.js';
 export * from './io/blkif.js';
 export * from './io/console.js';

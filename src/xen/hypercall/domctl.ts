@@ -12,12 +12,17 @@ import {
 } from '../../abi/domctl.js';
 import { XEN_EACCES, XEN_EFAULT, XEN_ENOSYS, XEN_ESRCH } from '../../abi/errno.js';
 import { domainCommands } from './domctl-domain.js';
+import { hvmContextCommands } from './domctl-hvmcontext.js';
 import type { DomctlHandler, DomctlOp } from './domctl-op.js';
 import { vcpuCommands } from './domctl-vcpu.js';
 import { argPointer, readBytes, writeBytes } from './guest-args.js';
 import type { HypercallCall } from './table.js';
 
-const COMMANDS: ReadonlyMap<number, DomctlHandler> = new Map([...domainCommands, ...vcpuCommands]);
+const COMMANDS: ReadonlyMap<number, DomctlHandler> = new Map([
+  ...domainCommands,
+  ...vcpuCommands,
+  ...hvmContextCommands,
+]);
 
 export function domctl(call: HypercallCall): number {
   const at = argPointer(call, 1);
