@@ -135,3 +135,16 @@ describe('hypervisor core', () => {
     assert.ok(hv.memory.bytes.subarray(mfn * 4096, mfn * 4096 + 4096).every((b) => b === 0));
   });
 });
+
+test('the virtual clock jumps over idle time a minute at a time, however far the timer', () => {
+  const hv = new Hypervisor({ memoryBytes: 64 << 20, clock: 'virtual' });
+  const domain = hv.createDomain({ maxVcpus: 1, maxPages: 8192 });
+  prepareGuest(hv, domain, assemble('cli\n 1: hlt\n jmp 1b', 64, { origin: GUEST_CODE }));
+  hv.unpause(domain);
+  hv.run(1000); // it halts with interrupts off: blocked for good
+  const before = hv.time.now();
+  domain.timers.setSingleshot(0, 2 ** 62, 0, before);
+  hv.run(1000);
+  const jumped = hv.time.now() - before;
+  assert.ok(jumped > 0 && jumped <= 64 * 60e9, `jumped ${jumped} ns`);
+});

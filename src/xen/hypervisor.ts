@@ -72,6 +72,11 @@ const DEFAULT_GRANT_FRAMES = 64;
 const DEFAULT_MAPTRACK_FRAMES = 1024;
 
 const hostNs = (): number => Number(process.hrtime.bigint());
+/**
+ * The virtual clock's longest jump over an idle period: a guest whose only timer is centuries
+ * away gets there a minute at a time, so system time stays far inside s_time_t.
+ */
+const MAX_IDLE_JUMP_NS = 60e9;
 
 export class Hypervisor {
   readonly memory: MachineMemory;
@@ -479,7 +484,7 @@ export class Hypervisor {
         // timers that wake nobody cannot keep the loop going).
         if (!this.virtualClock || next === undefined || ++idleJumps > 64) break;
         const now = this.time.now();
-        if (next > now) this.virtualNs += next - now;
+        if (next > now) this.virtualNs += Math.min(next - now, MAX_IDLE_JUMP_NS);
         continue;
       }
       idleJumps = 0;
