@@ -7,10 +7,12 @@ import {
   XEN_DOMCTL_createdomain,
   XEN_DOMCTL_destroydomain,
   XEN_DOMCTL_getdomaininfo,
+  XEN_DOMCTL_gethvmcontext,
   XEN_DOMCTL_getvcpuinfo,
   XEN_DOMCTL_INTERFACE_VERSION,
   XEN_DOMCTL_max_mem,
   XEN_DOMCTL_pausedomain,
+  XEN_DOMCTL_sethvmcontext,
   XEN_DOMCTL_unpausedomain,
   xen_domctl,
   xen_domctl_getdomaininfo,
@@ -155,6 +157,35 @@ export class XenCtrl {
       u: { getvcpuinfo: { vcpu } },
     });
     return out.u.getvcpuinfo;
+  }
+
+  /** XEN_DOMCTL_gethvmcontext: the domain's whole HVM context (save records). */
+  async getHvmContext(domid: number): Promise<Uint8Array> {
+    const sized = await this.domctl('XEN_DOMCTL_gethvmcontext', {
+      cmd: XEN_DOMCTL_gethvmcontext,
+      domain: domid,
+      u: { hvmcontext: { size: 0, buffer: 0n } },
+    });
+    const size = sized.u.hvmcontext.size;
+    return this.kernel.withBuffer(size, async (buffer) => {
+      const out = await this.domctl('XEN_DOMCTL_gethvmcontext', {
+        cmd: XEN_DOMCTL_gethvmcontext,
+        domain: domid,
+        u: { hvmcontext: { size, buffer: BigInt(buffer) } },
+      });
+      return this.kernel.memory.read(buffer, out.u.hvmcontext.size);
+    });
+  }
+
+  /** XEN_DOMCTL_sethvmcontext: loads save records into the (paused) domain. */
+  async setHvmContext(domid: number, context: Uint8Array): Promise<void> {
+    await this.kernel.withBytes(context, (buffer) =>
+      this.domctl('XEN_DOMCTL_sethvmcontext', {
+        cmd: XEN_DOMCTL_sethvmcontext,
+        domain: domid,
+        u: { hvmcontext: { size: context.length, buffer: BigInt(buffer) } },
+      }),
+    );
   }
 
   async physinfo(): Promise<Physinfo> {
