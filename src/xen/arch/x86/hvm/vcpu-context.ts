@@ -13,6 +13,7 @@ import { type Cpu, Cr0, Cr4, Efer, SegAttrBits } from '../../../../x86/cpu.js';
 import { Flag, Lazy, LazyOp } from '../../../../x86/flags.js';
 import { loadPdptes } from '../../../../x86/mmu.js';
 import { Seg } from '../../../../x86/segments.js';
+import { cr4ValidBits, eferValid } from './cpu-valid.js';
 
 export type VcpuHvmContext = ReturnType<typeof vcpu_hvm_context.decode>;
 
@@ -23,57 +24,8 @@ interface Segment {
   attr: number;
 }
 
-const EFER_SVME = 1 << 12;
-const EFER_FFXSE = 1 << 14;
-/** Xen's EFER_KNOWN_MASK. */
-const EFER_KNOWN = Efer.SCE | Efer.LME | Efer.LMA | Efer.NXE | EFER_SVME | EFER_FFXSE;
-const CR4_VMXE = 1 << 13;
-const CR4_PKE = 1 << 22;
-const CR4_CET = 1 << 23;
 /** RFLAGS bits a guest can hold (VM entry refuses the reserved ones). */
 const RFLAGS_VALID = 0x3f7fd5;
-
-const bit = (value: number, n: number): boolean => ((value >>> n) & 1) !== 0;
-
-/** Xen's hvm_cr4_guest_valid_bits, from the CPUID the vCPU sees (no nested virtualisation). */
-function cr4ValidBits(cpu: Cpu): number {
-  const id = cpu.id;
-  const leaf1 = cpu.policy.cpuid(1, 0, id) ?? { eax: 0, ebx: 0, ecx: 0, edx: 0 };
-  const leaf7 = cpu.policy.cpuid(7, 0, id) ?? { eax: 0, ebx: 0, ecx: 0, edx: 0 };
-  const { ecx, edx } = leaf1;
-  let valid = Cr4.PCE;
-  if (bit(edx, 1)) valid |= Cr4.VME | Cr4.PVI;
-  if (bit(edx, 4)) valid |= Cr4.TSD;
-  if (bit(edx, 2)) valid |= Cr4.DE;
-  if (bit(edx, 3)) valid |= Cr4.PSE;
-  if (bit(edx, 6)) valid |= Cr4.PAE;
-  if (bit(edx, 7) || bit(edx, 14)) valid |= Cr4.MCE;
-  if (bit(edx, 13)) valid |= Cr4.PGE;
-  if (bit(edx, 24)) valid |= Cr4.OSFXSR;
-  if (bit(edx, 25)) valid |= Cr4.OSXMMEXCPT;
-  if (bit(leaf7.ecx, 2)) valid |= Cr4.UMIP;
-  if (bit(leaf7.ebx, 0)) valid |= Cr4.FSGSBASE;
-  if (bit(ecx, 17)) valid |= Cr4.PCIDE;
-  if (bit(ecx, 26)) valid |= Cr4.OSXSAVE;
-  if (bit(leaf7.ebx, 7)) valid |= Cr4.SMEP;
-  if (bit(leaf7.ebx, 20)) valid |= Cr4.SMAP;
-  if (bit(leaf7.ecx, 3)) valid |= CR4_PKE;
-  if (bit(leaf7.ecx, 7) || bit(leaf7.edx, 20)) valid |= CR4_CET;
-  return valid & ~CR4_VMXE;
-}
-
-/** Xen's hvm_efer_valid with CR0.PG unknown (-1): true when acceptable. */
-function eferValid(cpu: Cpu, efer: number): boolean {
-  const ext = cpu.policy.cpuid(0x80000001, 0, cpu.id) ?? { eax: 0, ebx: 0, ecx: 0, edx: 0 };
-  if (efer & ~EFER_KNOWN) return false;
-  if (efer & Efer.SCE && !bit(ext.edx, 11)) return false;
-  if (efer & (Efer.LME | Efer.LMA) && !bit(ext.edx, 29)) return false;
-  if (efer & Efer.LMA && !(efer & Efer.LME)) return false;
-  if (efer & Efer.NXE && !bit(ext.edx, 20)) return false;
-  if (efer & EFER_SVME) return false; // no nested virtualisation
-  if (efer & EFER_FFXSE && !bit(ext.edx, 25)) return false;
-  return true;
-}
 
 /**
  * Xen's check_segment, on a segment whose accessed (busy, for TR) bit was already set.
@@ -217,7 +169,7 @@ export function applyHvmContext(cpu: Cpu, ctx: VcpuHvmContext): number {
   let efer = regs.efer;
   if (efer & BigInt(Efer.LME)) efer |= BigInt(Efer.LMA);
   if (regs.cr4 >> 32n !== 0n || Number(regs.cr4) & ~cr4ValidBits(cpu)) return -XEN_EINVAL;
-  if (efer >> 32n !== 0n || !eferValid(cpu, Number(efer))) return -XEN_EINVAL;
+  if (!eferValid(cpu, efer)) return -XEN_EINVAL;
   const cr0 = Number(BigInt.asUintN(32, regs.cr0)) | 0;
   // Xen leaves these to VM entry, which fails and crashes the domain; refuse them instead.
   if (regs.cr0 >> 32n !== 0n) return -XEN_EINVAL;
