@@ -18,8 +18,9 @@ import {
   evtchn_unmask,
 } from '../../abi/event_channel.js';
 import { __HYPERVISOR_event_channel_op } from '../../abi/hypercall.js';
+import type { Fields, InputOf, Layout, ValueOf } from '../../abi/layout.js';
 import { DOMID_SELF, shared_info, vcpu_info } from '../../abi/xen.js';
-import type { Dom0Kernel } from './kernel.js';
+import { type Dom0Kernel, HypercallError } from './kernel.js';
 
 export type PortHandler = (port: number) => void;
 
@@ -38,19 +39,14 @@ export class EventChannelDevice {
 
   /** A port of Dom0 that `remoteDomid` may bind to (for rings Dom0 serves). */
   async allocUnbound(remoteDomid: number, handler: PortHandler): Promise<number> {
-    const { out } = await this.op(
-      'EVTCHNOP_alloc_unbound',
-      EVTCHNOP_alloc_unbound,
-      evtchn_alloc_unbound,
-      { dom: DOMID_SELF, remote_dom: remoteDomid, port: 0 },
-    );
-    this.handlers.set(out.port, handler);
-    return out.port;
+    const port = await this.allocUnboundFor(DOMID_SELF, remoteDomid);
+    this.handlers.set(port, handler);
+    return port;
   }
 
   /** An unbound port in domain `domid` for `remoteDomid` (the toolstack's store/console ports). */
   async allocUnboundFor(domid: number, remoteDomid: number): Promise<number> {
-    const { out } = await this.op(
+    const out = await this.op(
       'EVTCHNOP_alloc_unbound',
       EVTCHNOP_alloc_unbound,
       evtchn_alloc_unbound,
@@ -65,7 +61,7 @@ export class EventChannelDevice {
     remotePort: number,
     handler: PortHandler,
   ): Promise<number> {
-    const { out } = await this.op(
+    const out = await this.op(
       'EVTCHNOP_bind_interdomain',
       EVTCHNOP_bind_interdomain,
       evtchn_bind_interdomain,
@@ -77,7 +73,7 @@ export class EventChannelDevice {
 
   /** Binds a virtual IRQ (VIRQ_DOM_EXC, VIRQ_CON…) on vCPU 0. */
   async bindVirq(virq: number, handler: PortHandler): Promise<number> {
-    const { out } = await this.op('EVTCHNOP_bind_virq', EVTCHNOP_bind_virq, evtchn_bind_virq, {
+    const out = await this.op('EVTCHNOP_bind_virq', EVTCHNOP_bind_virq, evtchn_bind_virq, {
       virq,
       vcpu: 0,
       port: 0,
@@ -99,18 +95,19 @@ export class EventChannelDevice {
     await this.op('EVTCHNOP_close', EVTCHNOP_close, evtchn_close, { port });
   }
 
-  private async op<F extends Parameters<Dom0Kernel['inOut']>[0]>(
+  /** One EVTCHNOP_* with its IN/OUT structure: the structure as the hypervisor left it. */
+  private async op<F extends Fields>(
     what: string,
     cmd: number,
-    layout: F,
-    value: Parameters<F['encode']>[0],
-  ) {
+    layout: Layout<F>,
+    value: InputOf<F>,
+  ): Promise<ValueOf<F>> {
     const kernel = this.kernel;
-    const result = await kernel.inOut(layout, value, (gpa) =>
+    const { rc, out } = await kernel.inOut(layout, value, (gpa) =>
       kernel.hypercall(__HYPERVISOR_event_channel_op, cmd, gpa),
     );
-    await kernel.checked(what, Promise.resolve(result.rc));
-    return result as { rc: number; out: ReturnType<F['decode']> };
+    if (rc < 0) throw new HypercallError(what, -rc);
+    return out;
   }
 
   /**
