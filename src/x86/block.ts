@@ -6,7 +6,9 @@ import { fetchAddress } from './access.js';
 import type { Cpu } from './cpu.js';
 import { type ByteSource, Decoder } from './decoder.js';
 import { Fault, Vector } from './fault.js';
+import { condition } from './flags.js';
 import type { Insn } from './insn.js';
+import { jumpRelative } from './isa/control.js';
 import { opcodeTable } from './isa/index.js';
 import { dropWritableMappings } from './mmu.js';
 import { Seg } from './segments.js';
@@ -27,7 +29,7 @@ export class Block {
     /** Machine address of the first byte. */
     readonly address: number,
     readonly codeSize: number,
-    /** Bytes covered. */
+    /** Bytes from the first byte to the end of the furthest instruction. */
     readonly length: number,
   ) {}
   valid = true;
@@ -53,11 +55,22 @@ export class Block {
  * interpreter's own handlers.
  */
 function compileBlock(insns: Insn[]): CompiledBlock {
-  const names: string[] = [];
-  const values: unknown[] = [];
+  const names: string[] = ['cond', 'jrel'];
+  const values: unknown[] = [condition, jumpRelative];
   const lines: string[] = ['const g = cpu.gpr, lz = cpu.lazy;'];
   insns.forEach((insn, index) => {
     const last = index === insns.length - 1;
+    // A branch inside a block is a JMP the block follows (nothing to do), a Jcc whose
+    // not-taken path the block goes on with, or a CALL the block follows (its handler runs).
+    if (insn.branch && !last && insn.op !== 0xe8) {
+      if (insn.op === 0xe9 || insn.op === 0xeb) return;
+      names.push(`i${index}`);
+      values.push(insn);
+      lines.push(
+        `if (cond(cpu, ${insn.op & 0xf})) { cpu.ripLo = (base + ${insn.offset}) | 0; jrel(cpu, i${index}); return ${index + 1}; }`,
+      );
+      return;
+    }
     // A templated form touches no memory and cannot fault: it needs neither RIP nor a stop check.
     const inline = insn.jit?.(insn);
     if (inline !== undefined) {
@@ -192,9 +205,16 @@ export class BlockCache {
     const source = this.source;
     const insns: Insn[] = [];
     let offset = 0;
+    let end = 0;
     let crossesPage = false;
-    const pageEnd = address - (address % 4096) + 4096;
-    while (insns.length < MAX_BLOCK_INSNS && address + offset < pageEnd) {
+    let jumped = false;
+    const pageOffset = address % 4096;
+    // Blocks go on past a not-taken Jcc and through a JMP or CALL to the same page (not in
+    // 16-bit code, where IP wraps): fewer, longer blocks for the run loop to dispatch.
+    const extend = cpu.codeSize !== 16;
+    while (insns.length < MAX_BLOCK_INSNS && pageOffset + offset < 4096) {
+      // After a jump, the block ends where it would run into an instruction it already has.
+      if (jumped && insns.some((each) => each.offset === offset)) break;
       source.cpu = cpu;
       source.reset(address + offset, cpu.mem);
       source.pageLinearLo = lo;
@@ -215,10 +235,22 @@ export class BlockCache {
       insn.offset = offset;
       insns.push(insn);
       offset += insn.len;
-      if (this.decoder.lastFlags & (OpFlag.EndsBlock | OpFlag.Branch)) break;
+      if (offset > end) end = offset;
+      const flags = this.decoder.lastFlags;
       if (crossesPage) break;
+      if (flags & (OpFlag.EndsBlock | OpFlag.Branch)) {
+        if (!extend || flags & OpFlag.EndsBlock) break;
+        if (flags & OpFlag.DirectJump && (cpu.codeSize === 64 || insn.opsize === 32)) {
+          const target = offset + insn.immLo;
+          if (pageOffset + target < 0 || pageOffset + target >= 4096) break;
+          offset = target;
+          jumped = true;
+        } else if (!(flags & OpFlag.Conditional)) {
+          break;
+        }
+      }
     }
-    const block = new Block(insns, address, cpu.codeSize, offset);
+    const block = new Block(insns, address, cpu.codeSize, end);
     if (crossesPage) {
       block.valid = false; // its bytes come from two frames: never cache it
       return block;

@@ -140,6 +140,10 @@ export class Cpu {
   readonly tlbTagHi = new Int32Array(TLB_SIZE);
   readonly tlbAddr = new Float64Array(TLB_SIZE);
   readonly tlbFlags = new Int32Array(TLB_SIZE);
+  /** Slots filled since the last flush (global ones since the last global flush); a count
+   * above TLB_SIZE means the log overflowed and a flush scans every slot. */
+  readonly tlbFilled = new Int32Array(TLB_SIZE);
+  tlbFilledCount = 0;
   /** TLB permission bits the current CPL needs for a read, write and fetch. */
   readMask = 0;
   writeMask = 0;
@@ -155,8 +159,11 @@ export class Cpu {
   readonly exit = new ExitInfo();
   /** The guest-physical address of the last TLB fill (the address of an MMIO exit). */
   lastGuestPhysical = 0;
-  /** Instructions retired. */
+  /** Instructions retired (a block's are added when it ends: see `clockNow`). */
   instret = 0;
+  /** The block `run` is executing and the RIP it started at, for `clockNow`. */
+  private runningBlock: Block | undefined = undefined;
+  private runningBase = 0;
   tscOffset = 0;
   clock: TscSource = () => this.instret;
 
@@ -295,6 +302,21 @@ export class Cpu {
     this.ioResultHi = valueHi;
   }
 
+  /**
+   * The embedder's clock as of the instruction running now. `instret` counts a block's
+   * instructions only when the block ends, so inside one it is advanced by those before this
+   * instruction: what the guest reads from the TSC does not depend on where blocks end.
+   */
+  clockNow(): number {
+    const block = this.runningBlock;
+    if (block === undefined) return this.clock();
+    const retired = this.instret;
+    this.instret = retired + block.indexAt((this.ripLo - this.runningBase) | 0);
+    const now = this.clock();
+    this.instret = retired;
+    return now;
+  }
+
   /** RFLAGS with the arithmetic flags computed. */
   readFlags(): number {
     return readFlags(this);
@@ -338,6 +360,8 @@ export class Cpu {
         const remaining = end - this.instret;
         const base = this.ripLo;
         blockBase = base;
+        this.runningBlock = block;
+        this.runningBase = base;
         let insn: Insn;
         if (block.compiled === undefined) block.heat(this.blocks.compileThreshold);
         if (block.compiled !== undefined && !shadow && !singleStep && insns.length <= remaining) {
@@ -353,16 +377,21 @@ export class Cpu {
             insn.exec(this, insn);
             done++;
             if (this.stop || done === limit) break;
-            insn = insns[done]!;
+            const next = insns[done]!;
+            // A branch inside the block (Jcc, JMP) goes on only where the block does.
+            if (insn.branch && this.ripLo !== ((base + next.offset) | 0)) break;
+            insn = next;
           }
         }
         if (!insn.branch) {
           const next = (base + insn.offset + insn.len) | 0;
           this.ripLo = this.codeSize === 16 ? next & 0xffff : next;
         }
+        this.runningBlock = undefined;
         this.instret += done;
         if (singleStep) this.singleStepTrap(insn);
       } catch (error) {
+        this.runningBlock = undefined;
         // A compiled block does not count as it goes: the faulting instruction's RIP says
         // how far it got.
         if (compiledBlock !== undefined) done = compiledBlock.indexAt((this.ripLo - blockBase) | 0);

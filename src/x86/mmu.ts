@@ -44,15 +44,37 @@ const ALL_ACCESS =
   TlbBits.ExecSup |
   TlbBits.ExecUser;
 
+/**
+ * Guests flush often (every CR3 load) and use few entries in between, so a flush clears only
+ * the slots filled since the last one (`Cpu.tlbFilled`), unless that log overflowed.
+ */
 export function flushTlb(cpu: Cpu, global: boolean): void {
   const flags = cpu.tlbFlags;
   const tags = cpu.tlbTagHi;
-  for (let i = 0; i < TLB_SIZE; i++) {
-    if (global || !(flags[i]! & TlbBits.Global)) {
-      tags[i] = INVALID_TAG_HI;
-      flags[i] = 0;
+  const filled = cpu.tlbFilled;
+  const count = cpu.tlbFilledCount;
+  let kept = 0;
+  if (count >= TLB_SIZE) {
+    for (let i = 0; i < TLB_SIZE; i++) {
+      if (global || !(flags[i]! & TlbBits.Global)) {
+        tags[i] = INVALID_TAG_HI;
+        flags[i] = 0;
+      } else {
+        filled[kept++] = i;
+      }
+    }
+  } else {
+    for (let n = 0; n < count; n++) {
+      const i = filled[n]!;
+      if (global || !(flags[i]! & TlbBits.Global)) {
+        tags[i] = INVALID_TAG_HI;
+        flags[i] = 0;
+      } else if (flags[i] !== 0) {
+        filled[kept++] = i; // a global entry stays, and stays logged
+      }
     }
   }
+  cpu.tlbFilledCount = kept;
 }
 
 /** INVLPG: drops the entry for one linear page. */
@@ -133,6 +155,9 @@ export function translate(cpu: Cpu, lo: number, hi: number, access: Access, user
   cpu.tlbTagHi[index] = hi;
   cpu.tlbAddr[index] = mfn * 4096;
   cpu.tlbFlags[index] = allowed | (global ? TlbBits.Global : 0);
+  const count = cpu.tlbFilledCount;
+  if (count < TLB_SIZE) cpu.tlbFilled[count] = index;
+  if (count <= TLB_SIZE) cpu.tlbFilledCount = count + 1; // TLB_SIZE + 1: overflowed
   return index;
 }
 
@@ -273,10 +298,11 @@ function walkPageTables(cpu: Cpu, lo: number, hi: number, access: Access, user: 
         if (large && level === 3 && !(cpu.efer & Efer.LMA)) {
           throw pageFault(cpu, lo, hi, access, user, PfError.P | PfError.RSVD);
         }
-        const pageMask = 2 ** shift - 1;
+        // (Not 2 ** shift: V8 calls pow() for that.)
+        const pageSize = level === 3 ? 0x40000000 : level === 2 ? 0x200000 : 0x1000;
         const offset =
           level === 3 ? (lo & 0x3fffffff) >>> 0 : level === 2 ? lo & 0x1fffff : lo & 0xfff;
-        gpa = frame - (frame % (pageMask + 1)) + offset;
+        gpa = frame - (frame % pageSize) + offset;
         dirty = (entry & 0x40) !== 0;
         global = (entry & 0x100) !== 0 && (cr4 & Cr4.PGE) !== 0;
         finishWalk(

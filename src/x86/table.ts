@@ -58,6 +58,11 @@ export const enum OpFlag {
   /** The handler sets RIP itself (jumps, calls, returns, INT, IRET, SYSCALL …); ends the block.
    * Every other handler leaves RIP alone and the run loop steps past it. */
   Branch = 1 << 11,
+  /** A conditional branch (Jcc): a decoded block may go on past it, on the not-taken path. */
+  Conditional = 1 << 12,
+  /** A direct jump or call (JMP rel, CALL rel): a decoded block may go on at its target when
+   * that is in the same page. */
+  DirectJump = 1 << 13,
 }
 
 /** Handlers by operand size: [16, 32, 64]. */

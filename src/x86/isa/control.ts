@@ -31,7 +31,7 @@ export function jumpTo(cpu: Cpu, size: number, lo: number, hi: number): void {
 }
 
 /** Jumps relative to the next instruction by the sign-extended immediate. */
-function jumpRelative(cpu: Cpu, i: Insn): void {
+export function jumpRelative(cpu: Cpu, i: Insn): void {
   stepOver(cpu, i);
   const lo = (cpu.ripLo + i.immLo) | 0;
   if (i.opsize === 64) {
@@ -151,12 +151,14 @@ const into: Handler = (cpu, i) => {
 
 export function install(t: OpcodeTable): void {
   const branch = OpFlag.Branch;
-  t.define(0xeb, { name: 'jmp', exec: jmpRel, flags: branch | OpFlag.Force64, imm: Imm.Jb });
-  t.define(0xe9, { name: 'jmp', exec: jmpRel, flags: branch | OpFlag.Force64, imm: Imm.Jz });
-  t.define(0xe8, { name: 'call', exec: callRel, flags: branch | OpFlag.Force64, imm: Imm.Jz });
+  const direct = branch | OpFlag.DirectJump | OpFlag.Force64;
+  t.define(0xeb, { name: 'jmp', exec: jmpRel, flags: direct, imm: Imm.Jb });
+  t.define(0xe9, { name: 'jmp', exec: jmpRel, flags: direct, imm: Imm.Jz });
+  t.define(0xe8, { name: 'call', exec: callRel, flags: direct, imm: Imm.Jz });
+  const conditional = branch | OpFlag.Conditional | OpFlag.Force64;
   for (let cc = 0; cc < 16; cc++) {
-    t.define(0x70 + cc, { name: 'jcc', exec: jcc, flags: branch | OpFlag.Force64, imm: Imm.Jb });
-    t.define(0x0f80 + cc, { name: 'jcc', exec: jcc, flags: branch | OpFlag.Force64, imm: Imm.Jz });
+    t.define(0x70 + cc, { name: 'jcc', exec: jcc, flags: conditional, imm: Imm.Jb });
+    t.define(0x0f80 + cc, { name: 'jcc', exec: jcc, flags: conditional, imm: Imm.Jz });
   }
   for (let op = 0xe0; op <= 0xe3; op++) {
     t.define(op, { name: 'loop', exec: loop, flags: branch | OpFlag.Force64, imm: Imm.Jb });

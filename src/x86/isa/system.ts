@@ -59,7 +59,7 @@ for (const i of [0x250, 0x258, 0x259, 0x268, 0x269, 0x26a, 0x26b, 0x26c, 0x26d, 
 
 /** The current TSC: the embedder's clock plus this vCPU's offset. */
 export function readTsc(cpu: Cpu): number {
-  return cpu.clock() + cpu.tscOffset;
+  return cpu.clockNow() + cpu.tscOffset;
 }
 
 function setTwo(cpu: Cpu, lo: number, hi: number): void {
@@ -113,7 +113,7 @@ export function writeMsr(cpu: Cpu, index: number, lo: number, hi: number): boole
       }
       break;
     case Msr.TSC:
-      cpu.tscOffset = (lo >>> 0) + (hi >>> 0) * 2 ** 32 - cpu.clock();
+      cpu.tscOffset = (lo >>> 0) + (hi >>> 0) * 2 ** 32 - cpu.clockNow();
       return true;
     case Msr.APIC_BASE:
       return true; // the APIC stays where it is
