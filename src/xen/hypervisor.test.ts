@@ -139,12 +139,33 @@ describe('hypervisor core', () => {
 test('the virtual clock jumps over idle time a minute at a time, however far the timer', () => {
   const hv = new Hypervisor({ memoryBytes: 64 << 20, clock: 'virtual' });
   const domain = hv.createDomain({ maxVcpus: 1, maxPages: 8192 });
-  prepareGuest(hv, domain, assemble('cli\n 1: hlt\n jmp 1b', 64, { origin: GUEST_CODE }));
+  prepareGuest(hv, domain, assemble('sti\n 1: hlt\n jmp 1b', 64, { origin: GUEST_CODE }));
   hv.unpause(domain);
-  hv.run(1000); // it halts with interrupts off: blocked for good
+  hv.run(1000); // it halts, and nothing but a timer would wake it
   const before = hv.time.now();
   domain.timers.setSingleshot(0, 2 ** 62, 0, before);
   hv.run(1000);
   const jumped = hv.time.now() - before;
   assert.ok(jumped > 0 && jumped <= 64 * 60e9, `jumped ${jumped} ns`);
+});
+
+test('a guest whose vCPUs all halt with interrupts off powers off, as under Xen', () => {
+  const hv = new Hypervisor({ memoryBytes: 64 << 20, clock: 'virtual' });
+  const domain = hv.createDomain({ maxVcpus: 1, maxPages: 8192 });
+  prepareGuest(hv, domain, assemble('cli\n 1: hlt\n jmp 1b', 64, { origin: GUEST_CODE }));
+  hv.unpause(domain);
+  hv.run(1000);
+  assert.equal(domain.state, DomainState.Shutdown);
+  assert.equal(domain.shutdownReason, SHUTDOWN_poweroff);
+  assert.match(hv.console.contents(), /All CPUs offline -- powering off/);
+});
+
+test('a halt with interrupts on only blocks the vCPU', () => {
+  const hv = new Hypervisor({ memoryBytes: 64 << 20, clock: 'virtual' });
+  const domain = hv.createDomain({ maxVcpus: 1, maxPages: 8192 });
+  prepareGuest(hv, domain, assemble('sti\n 1: hlt\n jmp 1b', 64, { origin: GUEST_CODE }));
+  hv.unpause(domain);
+  hv.run(1000);
+  assert.equal(domain.state, DomainState.Running);
+  assert.equal(domain.vcpus[0]!.blocked, true);
 });

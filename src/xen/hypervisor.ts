@@ -5,7 +5,7 @@
  */
 import { XEN_EFAULT, XEN_ERESTART } from '../abi/errno.js';
 import { HVM_NR_PARAMS } from '../abi/hvm.js';
-import { SHUTDOWN_crash } from '../abi/sched.js';
+import { SHUTDOWN_crash, SHUTDOWN_poweroff } from '../abi/sched.js';
 import { VIRQ_DOM_EXC, VIRQ_TIMER } from '../abi/xen.js';
 import { BlockCache } from '../x86/block.js';
 import { Cpu } from '../x86/cpu.js';
@@ -226,6 +226,9 @@ export class Hypervisor {
         if (vcpu.online) break;
         const cpu = vcpu.cpu;
         cpu.reset();
+        // The AP's TSC follows the BSP's (Xen's hvm_vcpu_reset_state), whatever the builder's
+        // sethvmcontext did to the BSP's.
+        cpu.tscOffset = vcpu.domain.vcpus[0]!.cpu.tscOffset;
         cpu.segSel[Seg.CS] = vector << 8;
         cpu.segBaseLo[Seg.CS] = vector << 12;
         cpu.ripLo = 0;
@@ -244,6 +247,15 @@ export class Hypervisor {
     this.setRunstate(vcpu, online ? 1 : 3);
     if (online) updateVcpuTime(this.memory.view, this.time, vcpu);
     else vcpu.cpu.requestStop();
+  }
+
+  /** hvm_vcpu_down: the vCPU stops; when none is left online the domain powers off. */
+  vcpuDown(vcpu: Vcpu): void {
+    this.setOnline(vcpu, false);
+    const domain = vcpu.domain;
+    if (domain.vcpus.some((other) => other.online)) return;
+    this.console.write(`(XEN) d${domain.id}v${vcpu.id} All CPUs offline -- powering off.\n`);
+    this.shutdownDomain(domain, SHUTDOWN_poweroff);
   }
 
   /** Runstate accounting (RUNSTATE_running 0, runnable 1, blocked 2, offline 3). */

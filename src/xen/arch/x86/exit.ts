@@ -4,6 +4,7 @@
  */
 import { type ExitInfo, ExitReason } from '../../../x86/exit.js';
 import { Vector } from '../../../x86/fault.js';
+import { Flag } from '../../../x86/flags.js';
 import type { Vcpu } from '../../common/domain.js';
 import { dispatchHypercall } from '../../hypercall/dispatch.js';
 import type { Hypervisor } from '../../hypervisor.js';
@@ -29,7 +30,10 @@ export function handleExit(hv: Hypervisor, vcpu: Vcpu, exit: ExitInfo): void {
       dispatchHypercall(hv, hv.hypercalls, vcpu);
       return;
     case ExitReason.Halt:
-      hv.block(vcpu);
+      // HLT with interrupts off is how a guest without an ACPI sleep state stops (a PVH Linux
+      // halts this way): the vCPU goes down for good, as in Xen's hvm_hlt.
+      if ((cpu.flags & Flag.IF) === 0) hv.vcpuDown(vcpu);
+      else hv.block(vcpu);
       return;
     case ExitReason.Shutdown:
       hv.crashDomain(vcpu.domain, `d${vcpu.domain.id}v${vcpu.id} ${exit.message}`);
