@@ -1,41 +1,7 @@
-// Data and plumbing for FakeToolstack: a small host's physinfo and version, a dominfo maker, and
-// an async queue for console output and domain events.
+// Data for FakeToolstack: a small host's physinfo and version, and a dominfo maker.
 import { type DomInfo, type PhysInfo, ShutdownReason, type VersionInfo } from './types.js';
 
-/** An async queue: push() feeds, end() finishes, the iterator drains. */
-export class Queue<T> implements AsyncIterable<T> {
-  private items: T[] = [];
-  private waiting: ((r: IteratorResult<T>) => void) | null = null;
-  private ended = false;
-
-  push(item: T): void {
-    if (this.ended) return;
-    if (this.waiting) {
-      const w = this.waiting;
-      this.waiting = null;
-      w({ value: item, done: false });
-    } else this.items.push(item);
-  }
-
-  end(): void {
-    this.ended = true;
-    if (this.waiting) this.waiting({ value: undefined, done: true });
-    this.waiting = null;
-  }
-
-  next(): Promise<IteratorResult<T>> {
-    const item = this.items.shift();
-    if (item !== undefined) return Promise.resolve({ value: item, done: false });
-    if (this.ended) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((r) => {
-      this.waiting = r;
-    });
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<T> {
-    return { next: () => this.next() };
-  }
-}
+export { Queue } from './queue.js';
 
 export const PHYSINFO: PhysInfo = {
   threads_per_core: 1,
