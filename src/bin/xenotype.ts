@@ -1,4 +1,7 @@
 #!/usr/bin/env node
+import { homedir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { runHostCommand } from '../host/host-command.js';
 import { runImagesCommand } from '../images/cli.js';
 import { describeKernelFile } from '../images/kernel/describe.js';
 import { ensureImages } from '../images/store.js';
@@ -11,6 +14,9 @@ Commands:
   images inspect FILE          describe a kernel (bzImage or ELF): segments and Xen ELF notes
   images initramfs -o FILE     build an initramfs (--init FILE, --add HOST:GUEST, --module NAME)
   boot                         boot the default Debian guest to a shell
+  host start [--foreground]    start the host daemon that xl talks to (xl starts it on demand)
+  host stop                    stop the host daemon: its guests are destroyed
+  host status                  show whether the host daemon runs, with its guests and clients
 `;
 
 /** The main job: prepare the default Debian guest and boot it. */
@@ -24,6 +30,28 @@ async function boot(): Promise<number> {
   return 1;
 }
 
+/** `xenotype host …`; a host run in the foreground ends the process when it stops. */
+async function host(argv: string[]): Promise<number> {
+  const code = await runHostCommand(argv, {
+    env: process.env,
+    uid: process.getuid?.() ?? 0,
+    home: homedir(),
+    hostCommand: [
+      process.execPath,
+      fileURLToPath(import.meta.url),
+      'host',
+      'start',
+      '--foreground',
+    ],
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    stderrIsTty: process.stderr.isTTY === true,
+  });
+  // A stopped host may leave handles behind (a guest's last timers): nothing more is to come.
+  if (argv[0] === 'start' && argv[1] === '--foreground') process.exit(code);
+  return code;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -31,6 +59,8 @@ async function main(argv: string[]): Promise<number> {
       return runImagesCommand(rest);
     case 'boot':
       return boot();
+    case 'host':
+      return host(rest);
     case undefined:
     case 'help':
     case '--help':
