@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { decompress } from '../src/images/decompress/index.js';
 import { parseBzImage } from '../src/images/kernel/bzimage.js';
 import { ensureImages } from '../src/images/store.js';
+import { benchBoot } from './boot.js';
 import { benchCpu } from './cpu.js';
 
 function report(name: string, value: number, unit: string): void {
@@ -58,3 +59,4 @@ async function benchDecompress(): Promise<void> {
 
 await benchDecompress();
 benchCpu(report);
+await benchBoot(report);

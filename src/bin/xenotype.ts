@@ -1,10 +1,12 @@
 #!/usr/bin/env node
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { homedir } from 'node:os';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runHostCommand } from '../host/host-command.js';
-import { runImagesCommand } from '../images/cli.js';
-import { describeKernelFile } from '../images/kernel/describe.js';
-import { ensureImages } from '../images/store.js';
+import { CHECKOUT_IMAGES, runImagesCommand } from '../images/cli.js';
+import { ensureImages, linkDefaultImages } from '../images/store.js';
 
 const USAGE = `Usage: xenotype <command> [args]
 
@@ -19,15 +21,22 @@ Commands:
   host status                  show whether the host daemon runs, with its guests and clients
 `;
 
-/** The main job: prepare the default Debian guest and boot it. */
+/**
+ * The main job: prepare the default Debian guest, then `xl create -c examples/debian-pvh.cfg`
+ * from the checkout, on this terminal (the host daemon starts on demand).
+ */
 async function boot(): Promise<number> {
   const images = await ensureImages({ log: (line) => process.stderr.write(`${line}\n`) });
-  process.stdout.write(await describeKernelFile(images.vmlinuz));
-  process.stdout.write(`initramfs    ${images.initramfs}\n`);
-  process.stderr.write(
-    'xenotype: the default guest is ready, but Xenotype cannot boot it yet: the hypervisor core and Dom0 are still being built (docs/ROADMAP.md)\n',
-  );
-  return 1;
+  await linkDefaultImages(images, CHECKOUT_IMAGES);
+  const checkout = dirname(CHECKOUT_IMAGES);
+  const xl = fileURLToPath(new URL('./xl.js', import.meta.url));
+  process.stderr.write(`xenotype: xl create -c examples/debian-pvh.cfg (in ${checkout})\n`);
+  const child = spawn(process.execPath, [xl, 'create', '-c', 'examples/debian-pvh.cfg'], {
+    cwd: checkout,
+    stdio: 'inherit',
+  });
+  const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+  return code ?? (signal === null ? 1 : 128);
 }
 
 /** `xenotype host …`; a host run in the foreground ends the process when it stops. */

@@ -29,5 +29,11 @@ export type FromMachine =
   | { kind: 'stopped' }
   | { kind: 'failed'; message: string };
 
-/** The doorbell: an Int32Array over a SharedArrayBuffer; the main thread rings it after posting. */
-export const DOORBELL_BYTES = 4;
+/**
+ * The doorbell: an Int32Array over a SharedArrayBuffer; the main thread rings it after posting.
+ * The same buffer carries, from STATS_OFFSET, a Float64Array the worker keeps up to date:
+ * STAT_INSTRUCTIONS is every guest instruction retired so far.
+ */
+export const DOORBELL_BYTES = 16;
+export const STATS_OFFSET = 8;
+export const STAT_INSTRUCTIONS = 0;

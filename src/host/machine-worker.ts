@@ -6,7 +6,13 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { createControlDomain, hypercallArgs } from '../xen/external.js';
 import { Hypervisor } from '../xen/hypervisor.js';
-import type { FromMachine, MachineOptions, ToMachine } from './machine-protocol.js';
+import {
+  type FromMachine,
+  type MachineOptions,
+  STAT_INSTRUCTIONS,
+  STATS_OFFSET,
+  type ToMachine,
+} from './machine-protocol.js';
 
 const DEFAULT_CHUNK = 200_000;
 /** Longest idle sleep: the loop looks at its messages at least this often anyway. */
@@ -20,7 +26,8 @@ interface WorkerData {
 const port = parentPort;
 if (port === null) throw new Error('machine-worker runs as a worker thread');
 const { options, doorbell } = workerData as WorkerData;
-const bell = new Int32Array(doorbell);
+const bell = new Int32Array(doorbell, 0, 1);
+const stats = new Float64Array(doorbell, STATS_OFFSET, 1);
 const post = (message: FromMachine): void => port.postMessage(message);
 
 const hv = new Hypervisor({
@@ -64,6 +71,7 @@ try {
     if (!drain()) break;
     flushUpcall();
     const ran = hv.run(chunk);
+    stats[STAT_INSTRUCTIONS]! += ran;
     flushUpcall();
     if (ran > 0) continue;
     // Idle: sleep until the next guest timer, or until Dom0 rings.

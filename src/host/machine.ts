@@ -8,6 +8,8 @@ import {
   DOORBELL_BYTES,
   type FromMachine,
   type MachineOptions,
+  STAT_INSTRUCTIONS,
+  STATS_OFFSET,
   type ToMachine,
 } from './machine-protocol.js';
 
@@ -20,6 +22,7 @@ export class Machine implements Privcmd {
   private nextId = 1;
   private upcallHandlers: (() => void)[] = [];
   private readonly bell: Int32Array;
+  private readonly stats: Float64Array;
   private stopped: Promise<void> | undefined;
   readonly machine: Uint8Array;
   readonly p2m: Int32Array;
@@ -33,7 +36,8 @@ export class Machine implements Privcmd {
     ready: Extract<FromMachine, { kind: 'ready' }>,
     doorbell: SharedArrayBuffer,
   ) {
-    this.bell = new Int32Array(doorbell);
+    this.bell = new Int32Array(doorbell, 0, 1);
+    this.stats = new Float64Array(doorbell, STATS_OFFSET, 1);
     this.machine = new Uint8Array(ready.machine);
     this.p2m = new Int32Array(ready.p2m);
   }
@@ -67,6 +71,11 @@ export class Machine implements Privcmd {
       this.pending.set(id, resolve);
       this.send({ kind: 'hypercall', id, op, args: [...args] });
     });
+  }
+
+  /** Guest instructions the hypervisor has run so far (all domains). */
+  instructionsRetired(): number {
+    return this.stats[STAT_INSTRUCTIONS]!;
   }
 
   onUpcall(handler: () => void): void {

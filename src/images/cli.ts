@@ -1,9 +1,19 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cacheDirectory } from './cache.js';
 import { buildInitramfs } from './initramfs/build.js';
 import { describeKernelFile } from './kernel/describe.js';
-import { cachedImages, ensureImages, fetchImages, type GuestImages } from './store.js';
+import {
+  cachedImages,
+  ensureImages,
+  fetchImages,
+  type GuestImages,
+  linkDefaultImages,
+} from './store.js';
+
+/** The checkout's images/: where examples/*.cfg find the default kernel and initramfs. */
+export const CHECKOUT_IMAGES = fileURLToPath(new URL('../../../images/', import.meta.url));
 
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
@@ -27,7 +37,9 @@ export async function runImagesCommand(args: string[]): Promise<number> {
   switch (sub) {
     case 'fetch': {
       parseArgs({ args: rest, options: {} });
-      process.stdout.write(showImages(await fetchImages({ log })));
+      const images = await fetchImages({ log });
+      await linkDefaultImages(images, CHECKOUT_IMAGES);
+      process.stdout.write(showImages(images));
       return 0;
     }
     case 'show': {

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type AptPackage, downloadPackage, firstDependency, showPackage } from './apt.js';
 import { cacheDirectory, exists, publishDirectory, publishFile } from './cache.js';
@@ -28,7 +28,7 @@ export interface GuestImages {
 }
 
 /** Bumped whenever the default initramfs changes, so cached ones are rebuilt. */
-const INITRAMFS_LAYOUT = 1;
+const INITRAMFS_LAYOUT = 2;
 const KERNEL_METAPACKAGE = 'linux-image-cloud-amd64';
 const BUSYBOX_PACKAGE = 'busybox-static';
 const INDEX_FILE = 'images.json';
@@ -150,6 +150,24 @@ export async function cachedImages(
   ];
   for (const file of files) if (typeof file !== 'string' || !(await exists(file))) return undefined;
   return images;
+}
+
+/**
+ * Points DIR/vmlinux and DIR/initramfs.cpio.gz at the default images, so that an xl.cfg can
+ * name them by a fixed path (examples/debian-pvh.cfg uses the checkout's images/).
+ */
+export async function linkDefaultImages(images: GuestImages, directory: string): Promise<void> {
+  await mkdir(directory, { recursive: true });
+  for (const [name, target] of [
+    ['vmlinux', images.vmlinux],
+    ['initramfs.cpio.gz', images.initramfs],
+  ] as const) {
+    const link = join(directory, name);
+    const temporary = `${link}.${process.pid}.tmp`;
+    await rm(temporary, { force: true });
+    await symlink(target, temporary);
+    await rename(temporary, link);
+  }
 }
 
 /** The cached default images, fetching them first when any is missing. */

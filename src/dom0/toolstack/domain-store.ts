@@ -108,13 +108,6 @@ export async function publishBuiltDomain(
     await write(`${backend}/state`, 1);
     await write(`${backend}/protocol`, 'vt100');
     await store.setPerms(backend, ['n0', `r${domid}`], tx);
-    // The same console as xenbus device console-0, so that the guest's xenbus lists it
-    // (/sys/bus/xen/devices). Linux's hvc_xen leaves device 0 to the console above.
-    const device = `${dom}/device/console/0`;
-    await write(`${device}/backend`, backend);
-    await write(`${device}/backend-id`, 0);
-    await write(`${device}/state`, 1);
-    await store.setPerms(device, [`n${domid}`, 'r0'], tx);
     await write(`${vmPath(config.uuid)}/start_time`, startTime.toFixed(2));
   });
 }

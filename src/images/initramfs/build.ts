@@ -268,8 +268,10 @@ if [ -f "$moddir/${MODULES_LOAD_FILE}" ]; then
 fi
 `;
   return `#!/bin/busybox sh
-# /init of a Xenotype initramfs: mount the kernel filesystems, load the modules, then run an
-# interactive shell on the Xen console (hvc0), and power the domain off when it exits.
+# /init of a Xenotype initramfs: mount the kernel filesystems, load the modules, then hand over
+# to busybox init, which runs an interactive shell on the Xen console (hvc0). Leaving the
+# shell, or poweroff in it, or xl shutdown (the kernel runs /sbin/poweroff), powers the domain
+# off; reboot and xl reboot reboot it.
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin HOME=/root TERM=linux
 
 mount -t proc proc /proc
@@ -280,18 +282,27 @@ mount -t devpts devpts /dev/pts
 ${modules}
 tty=/dev/console
 [ -c /dev/hvc0 ] && tty=/dev/hvc0
-{
-  echo
-  echo "Xenotype initramfs: Linux $(uname -r), busybox shell on $tty"
-  echo "Leave the shell to power the domain off."
-  echo
-} >"$tty" 2>&1
+mkdir -p /etc /root
+cat >/etc/console-shell <<EOF
+#!/bin/sh
+echo
+echo "Xenotype initramfs: Linux \\$(uname -r), busybox shell on $tty"
+echo "Leave the shell to power the domain off."
+echo
+cd /root
 # A new session whose controlling terminal is the console (setsid -c: TIOCSCTTY on stdin),
 # so that the shell has job control and ^C.
-cd /root
-setsid -c sh -l <"$tty" >"$tty" 2>&1
+setsid -c sh -l
 echo "init: shell exited; powering off"
-sync
-poweroff -f
+poweroff
+EOF
+chmod 755 /etc/console-shell
+# busybox init runs the shell once, on the console, and powers off or reboots on the signals
+# poweroff and reboot send it (USR2, TERM).
+cat >/etc/inittab <<EOF
+\${tty#/dev/}::once:/etc/console-shell
+::shutdown:/bin/sync
+EOF
+exec /bin/busybox init
 `;
 }

@@ -1,0 +1,73 @@
+// The issue's milestone, as a user runs it: `xl create -c examples/debian-pvh.cfg` (512 MiB, two
+// vCPUs), run on a terminal, boots Debian's cloud kernel as a PVH domU to a busybox shell on
+// hvc0 that takes what we type. While it runs, `xl list` shows it and Debian's xenstore-utils read and
+// write our store; `poweroff` inside ends the domain and `xl create -c` returns.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { atPrompt, ConsoleSession, startXlHost, type XlHost } from './xl-harness.js';
+
+let host: XlHost;
+before(async () => {
+  host = await startXlHost();
+});
+after(async () => {
+  await host.close();
+});
+
+test('xl create -c boots Debian to a shell; poweroff ends it', async () => {
+  const session = new ConsoleSession(host, ['create', '-c', 'examples/debian-pvh.cfg']);
+  await session.waitFor(atPrompt);
+  const boot = session.output;
+  assert.match(boot, /Parsing config from examples\/debian-pvh\.cfg/);
+  assert.match(boot, /Linux version 6\.1\.\d+/, 'the first kernel message is on the console');
+  assert.match(boot, /smp: Brought up 1 node, 2 CPUs/);
+  assert.match(boot, /Run \/init as init process/);
+  assert.doesNotMatch(boot, /Kernel panic|BUG:|Oops/);
+
+  const list = await host.xl('list');
+  assert.equal(list.code, 0);
+  assert.match(list.stdout, /^Name\s+ID\s+Mem VCPUs\s+State\s+Time\(s\)$/m);
+  assert.match(list.stdout, /^Domain-0\s+0\s/m);
+  assert.match(list.stdout, /^debian\s+1\s+512\s+2\s+[-rbpsc]{6}\s+\d+\.\d$/m);
+
+  // The guest's own view: both vCPUs online, the host's time, xenbus and the hypervisor.
+  assert.equal((await session.command('grep -c ^processor /proc/cpuinfo')).trim(), '2');
+  assert.equal((await session.command('cat /sys/devices/system/cpu/online')).trim(), '0-1');
+  const guestTime = Number(await session.command('date +%s'));
+  assert.ok(
+    Math.abs(guestTime - Date.now() / 1000) < 30,
+    `guest ${guestTime}, host ${Date.now() / 1000}`,
+  );
+  assert.equal((await session.command('cat /sys/hypervisor/type')).trim(), 'xen');
+  assert.match(await session.command('ls /sys/bus/xen/drivers'), /console/);
+
+  // Debian's xenstore-utils on our store: the libxl layout, and what the guest's xenbus wrote.
+  assert.equal((await host.xenstore('xenstore-read', '/local/domain/1/name')).trim(), 'debian');
+  assert.equal(
+    (await host.xenstore('xenstore-read', '/local/domain/1/memory/target')).trim(),
+    '524288',
+  );
+  const vm = (await host.xenstore('xenstore-read', '/local/domain/1/vm')).trim();
+  assert.match(vm, /^\/vm\/[0-9a-f-]{36}$/);
+  assert.equal((await host.xenstore('xenstore-read', `${vm}/name`)).trim(), 'debian');
+  assert.equal(
+    (await host.xenstore('xenstore-read', '/local/domain/1/control/feature-poweroff')).trim(),
+    '1',
+  );
+  const backend = await host.xenstore('xenstore-ls', '/local/domain/0/backend/console/1');
+  assert.match(backend, /frontend = "\/local\/domain\/1\/console"/);
+  await host.xenstore('xenstore-write', '/local/domain/1/data/greeting', 'hello');
+  assert.equal(
+    (await host.xenstore('xenstore-read', '/local/domain/1/data/greeting')).trim(),
+    'hello',
+  );
+
+  // Keyboard input reaches the shell; `poweroff` ends the domain and xl create -c returns.
+  assert.equal((await session.command('echo $((6 * 7))')).trim(), '42');
+  session.child.stdin.write('poweroff\n');
+  assert.equal(await session.exited, 0);
+  assert.match(session.output, /reboot: System halted|reboot: Power down/);
+  const afterList = await host.xl('list');
+  assert.doesNotMatch(afterList.stdout, /^debian\s/m);
+  assert.notEqual((await host.xl('domid', 'debian')).code, 0);
+});
