@@ -4,7 +4,7 @@
  * run it directly.
  */
 import { XEN_EFAULT, XEN_ERESTART } from '../abi/errno.js';
-import { HVM_NR_PARAMS } from '../abi/hvm.js';
+import { HVM_NR_PARAMS, HVM_PARAM_TRIPLE_FAULT_REASON } from '../abi/hvm.js';
 import { SHUTDOWN_crash, SHUTDOWN_poweroff } from '../abi/sched.js';
 import { VIRQ_DOM_EXC, VIRQ_TIMER } from '../abi/xen.js';
 import { BlockCache } from '../x86/block.js';
@@ -313,6 +313,19 @@ export class Hypervisor {
     this.console.write(`(XEN) Domain ${domain.id} shutdown: ${NAMES[reason] ?? reason}\n`);
     // The toolstack (xenstored's @releaseDomain, xl) learns of it through VIRQ_DOM_EXC.
     this.globalVirqs.send(VIRQ_DOM_EXC);
+  }
+
+  /**
+   * hvm_triple_fault: the domain shuts down for HVM_PARAM_TRIPLE_FAULT_REASON (reboot unless the
+   * toolstack chose otherwise) — how a Linux without an ACPI reset register reboots.
+   */
+  tripleFault(vcpu: Vcpu, why: string): void {
+    const domain = vcpu.domain;
+    const reason = Number(domain.hvmParams[HVM_PARAM_TRIPLE_FAULT_REASON]);
+    this.console.write(
+      `(XEN) d${domain.id}v${vcpu.id} Triple fault (${why}) - invoking HVM shutdown action ${reason}\n`,
+    );
+    this.shutdownDomain(domain, reason);
   }
 
   /** A guest broke itself (triple fault, bad state): it is shut down as crashed, nobody else is. */

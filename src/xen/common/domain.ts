@@ -1,4 +1,6 @@
 /** Domains and their vCPUs: the hypervisor's view of a guest. */
+import { HVM_PARAM_TRIPLE_FAULT_REASON } from '../../abi/hvm.js';
+import { SHUTDOWN_reboot } from '../../abi/sched.js';
 import type { Cpu } from '../../x86/cpu.js';
 import { P2m, SecondStage } from '../../x86/memory.js';
 import type { VcpuTimers } from '../arch/x86/time/index.js';
@@ -164,6 +166,7 @@ export class Domain {
     this.privileged = config.privileged ?? false;
     this.handle = config.handle ?? new Uint8Array(16);
     this.hvmParams = new BigUint64Array(hvmParamCount);
+    this.hvmParams[HVM_PARAM_TRIPLE_FAULT_REASON] = BigInt(SHUTDOWN_reboot);
   }
 
   get runnable(): boolean {

@@ -36,7 +36,10 @@ export function handleExit(hv: Hypervisor, vcpu: Vcpu, exit: ExitInfo): void {
       else hv.block(vcpu);
       return;
     case ExitReason.Shutdown:
-      hv.crashDomain(vcpu.domain, `d${vcpu.domain.id}v${vcpu.id} ${exit.message}`);
+      // The CPU's shutdown state (a triple fault, or a machine check it cannot deliver) is
+      // what a VMX "triple fault" exit reports; anything else the CPU gave up on is a crash.
+      if (/^(triple fault|machine check)/.test(exit.message)) hv.tripleFault(vcpu, exit.message);
+      else hv.crashDomain(vcpu.domain, `d${vcpu.domain.id}v${vcpu.id} ${exit.message}`);
       return;
     case ExitReason.PortIo:
       if (exit.write) {
