@@ -77,6 +77,8 @@ const hostNs = (): number => Number(process.hrtime.bigint());
  * away gets there a minute at a time, so system time stays far inside s_time_t.
  */
 const MAX_IDLE_JUMP_NS = 60e9;
+/** The shortest slice: a timer already due (or nearly) still lets the guest make progress. */
+const MIN_SLICE_INSTRUCTIONS = 1000;
 
 export class Hypervisor {
   readonly memory: MachineMemory;
@@ -98,6 +100,12 @@ export class Hypervisor {
   private readonly virtualClock: boolean;
   /** Virtual clock: nanoseconds at the start of the running slice, and its vCPU. */
   private virtualNs = 0;
+  /**
+   * Guest instructions per nanosecond of host time, as measured over recent slices (host
+   * clock only): a slice is cut where the next timer falls due, as a real CPU takes its timer
+   * interrupt then, not a slice later.
+   */
+  private instructionsPerNs = 0.01;
   private running: Cpu | undefined;
   private runningSince = 0;
 
@@ -439,6 +447,15 @@ export class Hypervisor {
     }
   }
 
+  /** About how many guest instructions run before system time reaches `deadline`. */
+  private instructionsUntil(deadline: number | undefined): number {
+    if (deadline === undefined) return Number.POSITIVE_INFINITY;
+    const ns = deadline - this.time.now();
+    // The virtual clock is one nanosecond per instruction.
+    const instructions = this.virtualClock ? ns : Math.ceil(ns * this.instructionsPerNs);
+    return Math.max(MIN_SLICE_INSTRUCTIONS, instructions);
+  }
+
   /** The earliest timer deadline of any domain (system time, ns), or undefined. */
   nextDeadline(): number | undefined {
     let next: number | undefined;
@@ -513,10 +530,17 @@ export class Hypervisor {
         continue;
       }
       idleJumps = 0;
-      const done = this.runSlice(
-        vcpu,
-        Math.min(this.scheduler.sliceInstructions, instructions - spent),
+      const budget = Math.min(
+        this.scheduler.sliceInstructions,
+        instructions - spent,
+        this.instructionsUntil(this.nextDeadline()),
       );
+      const started = this.virtualClock ? 0 : this.time.now();
+      const done = this.runSlice(vcpu, budget);
+      if (!this.virtualClock && done >= MIN_SLICE_INSTRUCTIONS) {
+        const elapsed = this.time.now() - started;
+        if (elapsed > 0) this.instructionsPerNs += (done / elapsed - this.instructionsPerNs) / 8;
+      }
       // An exit that made no progress still counts, so a storm of exits cannot spin forever.
       spent += Math.max(done, 1);
     }
