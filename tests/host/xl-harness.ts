@@ -28,6 +28,8 @@ export interface XlHost {
   xenstore(tool: string, ...args: string[]): Promise<string>;
   /** What the console daemon has logged for a guest. */
   consoleLog(name: string): Promise<string>;
+  /** What a daemonized `xl create` has logged for a guest (xl-NAME.log). */
+  xlLog(name: string): Promise<string>;
   /** Stops the host (its guests go with it) and removes the run directory. */
   close(): Promise<void>;
 }
@@ -59,6 +61,7 @@ export async function startXlHost(): Promise<XlHost> {
     },
     consoleLog: (name) =>
       readFile(join(runDir, 'log', 'console', `guest-${name}.log`), 'latin1').catch(() => ''),
+    xlLog: (name) => readFile(join(runDir, 'log', `xl-${name}.log`), 'utf8').catch(() => ''),
     async close() {
       await run(process.execPath, [XENOTYPE, 'host', 'stop'], { env }).catch(() => {});
       await rm(runDir, { recursive: true, force: true });

@@ -1,7 +1,8 @@
 // Several domains side by side: three guests of 256 MiB built with `xl create` (no console:
 // xl returns at once and its monitor stays in the host), each reaching its shell. Then
 // `xl shutdown -w` makes one power off cleanly (it sees control/shutdown in xenstore), `xl
-// destroy` ends another, and `xl shutdown` the last; a fourth is destroyed while it boots.
+// destroy` ends another, and the last is rebooted with `xl reboot`, then shut down; a fourth
+// is destroyed while it boots.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { atPrompt, startXlHost, waitUntil, type XlHost } from './xl-harness.js';
@@ -68,6 +69,19 @@ test('three 256 MiB guests run side by side; shutdown and destroy end them', asy
 
   assert.equal((await host.xl('destroy', 'two')).code, 0);
   assert.deepEqual(await names(), ['Domain-0', 'three']);
+
+  // xl reboot: the guest reboots (a triple fault, as under Xen) and xl's monitor builds it again.
+  const before = (await host.consoleLog('three')).split('Xenotype initramfs: Linux').length;
+  assert.equal((await host.xl('reboot', 'three')).code, 0);
+  await waitUntil(
+    async () => (await host.consoleLog('three')).split('Xenotype initramfs: Linux').length > before,
+    () => '"three" did not come back after xl reboot',
+  );
+  await waitUntil(
+    async () => atPrompt((await host.consoleLog('three')).split('Linux version').at(-1) ?? ''),
+    () => '"three" did not reach its prompt again',
+  );
+  assert.match(await host.xlLog('three'), /Action for shutdown reason code 1 is restart/);
 
   assert.equal((await host.xl('shutdown', 'three')).code, 0);
   await waitUntil(
