@@ -261,3 +261,25 @@ export class FakeToolstack implements Toolstack {
     return this.domains.get(domid)?.startTime ?? null;
   }
 }
+
+/** A small PVH domain's configuration for tests; `fields` override its values. */
+export function testDomainConfig(fields: Partial<DomainConfig> = {}): DomainConfig {
+  return {
+    name: 'g',
+    type: 'pvh',
+    uuid: '5d5f2b8e-1c1a-4d6e-9a55-0123456789ab',
+    kernel: '/k',
+    ramdisk: null,
+    cmdline: null,
+    targetMemkb: 65536,
+    maxMemkb: 65536,
+    vcpus: 1,
+    maxVcpus: 1,
+    onPoweroff: 'destroy',
+    onReboot: 'restart',
+    onWatchdog: 'destroy',
+    onCrash: 'destroy',
+    onSoftReset: 'soft-reset',
+    ...fields,
+  };
+}

@@ -1,29 +1,12 @@
 // xl console: output until the domain goes, keys to the guest on a terminal, Ctrl-] detaching.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { DomainConfig } from '../toolstack/config/domain-config.js';
-import { FakeToolstack } from '../toolstack/testing.js';
+import { FakeToolstack, testDomainConfig } from '../toolstack/testing.js';
 import { startXl, until, xl } from './testing.js';
 
 async function guest(): Promise<FakeToolstack> {
   const ts = new FakeToolstack();
-  const config: DomainConfig = {
-    name: 'g',
-    type: 'pvh',
-    uuid: '5d5f2b8e-1c1a-4d6e-9a55-0123456789ab',
-    kernel: '/k',
-    ramdisk: null,
-    cmdline: null,
-    targetMemkb: 65536,
-    maxMemkb: 65536,
-    vcpus: 1,
-    maxVcpus: 1,
-    onPoweroff: 'destroy',
-    onReboot: 'restart',
-    onWatchdog: 'destroy',
-    onCrash: 'destroy',
-    onSoftReset: 'soft-reset',
-  };
+  const config = testDomainConfig();
   await ts.createDomain(config);
   return ts;
 }

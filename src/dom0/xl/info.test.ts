@@ -2,7 +2,7 @@
 // uptime, vcpu-list, vm-list, claims. Column layouts are those of tools/xl/xl_info.c.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FakeToolstack } from '../toolstack/testing.js';
+import { FakeToolstack, testDomainConfig } from '../toolstack/testing.js';
 import { ShutdownReason } from '../toolstack/types.js';
 import { xl } from './testing.js';
 
@@ -11,23 +11,15 @@ const DOM0 = 'Domain-0                                     0   512     2     r--
 
 async function withGuest(): Promise<FakeToolstack> {
   const ts = new FakeToolstack();
-  await ts.createDomain({
-    name: 'guest',
-    type: 'pvh',
-    uuid: '5d5f2b8e-1c1a-4d6e-9a55-0123456789ab',
-    kernel: '/k',
-    ramdisk: null,
-    cmdline: null,
-    targetMemkb: 262144,
-    maxMemkb: 262144,
-    vcpus: 2,
-    maxVcpus: 2,
-    onPoweroff: 'destroy',
-    onReboot: 'restart',
-    onWatchdog: 'destroy',
-    onCrash: 'destroy',
-    onSoftReset: 'soft-reset',
-  });
+  await ts.createDomain(
+    testDomainConfig({
+      name: 'guest',
+      targetMemkb: 262144,
+      maxMemkb: 262144,
+      vcpus: 2,
+      maxVcpus: 2,
+    }),
+  );
   ts.update(1, { paused: false, blocked: true, cpu_time: 2_250_000_000, outstanding_memkb: 1024 });
   return ts;
 }

@@ -1,7 +1,7 @@
 // xl top (xentop): the batch table, CPU% between samples, iterations, the interactive screen.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FakeToolstack } from '../toolstack/testing.js';
+import { FakeToolstack, testDomainConfig } from '../toolstack/testing.js';
 import { startXl, until, xl } from './testing.js';
 
 const HEADER =
@@ -32,23 +32,7 @@ test('-i 2 -d 1: the second sample has CPU% from the time used in between', asyn
 test('domains sort by name, case aside; -v adds vCPU lines, -r repeats the header', async () => {
   const ts = new FakeToolstack();
   for (const name of ['zeta', 'Alpha']) {
-    await ts.createDomain({
-      name,
-      type: 'pvh',
-      uuid: '5d5f2b8e-1c1a-4d6e-9a55-0123456789ab',
-      kernel: '/k',
-      ramdisk: null,
-      cmdline: null,
-      targetMemkb: 65536,
-      maxMemkb: 131072,
-      vcpus: 1,
-      maxVcpus: 2,
-      onPoweroff: 'destroy',
-      onReboot: 'restart',
-      onWatchdog: 'destroy',
-      onCrash: 'destroy',
-      onSoftReset: 'soft-reset',
-    });
+    await ts.createDomain(testDomainConfig({ name, maxMemkb: 131072, maxVcpus: 2 }));
   }
   const r = await xl(ts, ['top', '-b', '-i', '1', '-v', '-r']);
   const lines = r.stdout.split('\n');

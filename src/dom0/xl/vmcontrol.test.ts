@@ -3,27 +3,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { DomainConfig } from '../toolstack/config/domain-config.js';
-import { FakeToolstack } from '../toolstack/testing.js';
+import { FakeToolstack, testDomainConfig } from '../toolstack/testing.js';
 import { ShutdownReason } from '../toolstack/types.js';
 import { settle, startXl, xl } from './testing.js';
 
-const config = (name: string): DomainConfig => ({
-  name,
-  type: 'pvh',
-  uuid: '5d5f2b8e-1c1a-4d6e-9a55-0123456789ab',
-  kernel: '/k',
-  ramdisk: null,
-  cmdline: null,
-  targetMemkb: 65536,
-  maxMemkb: 65536,
-  vcpus: 1,
-  maxVcpus: 1,
-  onPoweroff: 'destroy',
-  onReboot: 'restart',
-  onWatchdog: 'destroy',
-  onCrash: 'destroy',
-  onSoftReset: 'soft-reset',
-});
+const config = (name: string): DomainConfig => testDomainConfig({ name });
 
 async function twoGuests(): Promise<FakeToolstack> {
   const ts = new FakeToolstack();
