@@ -260,10 +260,8 @@ class Dom0Toolstack implements Toolstack {
     await removeDomainStore(store, domid, record?.config.uuid);
     if (info !== undefined) await ctrl.destroyDomain(domid);
     this.records.delete(domid);
+    // The hypervisor raises VIRQ_DOM_EXC: xenstored (@releaseDomain) and the watches look again.
     this.options.log(`libxl: destroyed domain ${domid}`);
-    // The hypervisor raises VIRQ_DOM_EXC too; xenstored and watchers recheck on either.
-    await this.dom0.xenstored.domainsChanged();
-    for (const listener of this.dom0.domainExceptions) listener();
   }
 
   async rename(domid: number, newName: string): Promise<void> {
