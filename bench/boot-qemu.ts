@@ -14,14 +14,11 @@
 // directory, \w is not shortened to "~": the prompt is "/root # " (followed on the wire by
 // ESC [ 6 n, busybox asking the terminal where the cursor is).
 import { spawn } from 'node:child_process';
+import { SHELL_BANNER as BANNER, SHELL_PROMPT as PROMPT } from '../src/images/initramfs/build.js';
 import type { GuestImages } from '../src/images/store.js';
 
-/** The start of the line /init prints just before it starts the shell. */
-export const BANNER = 'Xenotype initramfs: Linux ';
 /** The line the kernel prints as it executes /init. */
-export const RUN_INIT = 'Run /init as init process';
-/** The busybox shell's first prompt in the default initramfs (see above). */
-export const PROMPT = '/root # ';
+const RUN_INIT = 'Run /init as init process';
 const LONGEST_MARKER = Math.max(BANNER.length, RUN_INIT.length, PROMPT.length);
 /** The console option that stands in for Xenotype's `console=hvc0`. */
 export const QEMU_CONSOLE = 'console=ttyS0';

@@ -8,8 +8,9 @@ import { parseDomainConfig } from '../src/dom0/toolstack/config/domain-config.js
 import { createLibxl } from '../src/dom0/toolstack/libxl.js';
 import { Machine } from '../src/host/machine.js';
 import { CHECKOUT_IMAGES } from '../src/images/cli.js';
+import { atShellPrompt } from '../src/images/initramfs/build.js';
 import { ensureImages, linkDefaultImages } from '../src/images/store.js';
-import { BANNER, bootQemuToShell, PROMPT } from './boot-qemu.js';
+import { bootQemuToShell } from './boot-qemu.js';
 
 const CHECKOUT = fileURLToPath(new URL('../../', import.meta.url));
 const CONFIG = 'examples/debian-pvh.cfg';
@@ -41,13 +42,12 @@ async function bootXenotype(): Promise<{ seconds: number; instructions: number }
     const deadline = setTimeout(() => guestConsole.close(), TIMEOUT_MS);
     for await (const bytes of guestConsole.output) {
       output += Buffer.from(bytes).toString('latin1');
-      const banner = output.indexOf(BANNER);
-      if (banner >= 0 && output.indexOf(PROMPT, banner) >= 0) break;
+      if (atShellPrompt(output)) break;
     }
     clearTimeout(deadline);
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     const instructions = machine.instructionsRetired();
-    if (!output.includes(PROMPT)) throw new Error(`no shell prompt:\n${output.slice(-2000)}`);
+    if (!atShellPrompt(output)) throw new Error(`no shell prompt:\n${output.slice(-2000)}`);
     guestConsole.close();
     await toolstack.close();
     return { seconds, instructions };

@@ -9,15 +9,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CHECKOUT_IMAGES } from '../../src/images/cli.js';
+import { SHELL_PROMPT } from '../../src/images/initramfs/build.js';
 import { ensureImages, linkDefaultImages } from '../../src/images/store.js';
 
 const run = promisify(execFile);
 export const CHECKOUT = fileURLToPath(new URL('../../../', import.meta.url));
 const XL = join(CHECKOUT, 'dist/src/bin/xl.js');
 const XENOTYPE = join(CHECKOUT, 'dist/src/bin/xenotype.js');
-/** The shell's prompt on hvc0 (busybox: "/root # "), after /init's banner. */
-export const BANNER = 'Xenotype initramfs: Linux ';
-export const PROMPT = '/root # ';
 
 export interface XlHost {
   readonly runDir: string;
@@ -109,10 +107,10 @@ export class ConsoleSession {
   async command(line: string): Promise<string> {
     const from = this.output.length;
     this.child.stdin.write(`${line}\n`);
-    await this.waitFor((text) => text.includes(`\n${PROMPT}`), from);
+    await this.waitFor((text) => text.includes(`\n${SHELL_PROMPT}`), from);
     const text = this.output.slice(from);
     const start = text.indexOf('\n') + 1;
-    return text.slice(start, text.lastIndexOf(`\n${PROMPT}`)).replaceAll('\r', '');
+    return text.slice(start, text.lastIndexOf(`\n${SHELL_PROMPT}`)).replaceAll('\r', '');
   }
 }
 
@@ -127,9 +125,3 @@ export async function waitUntil(
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
-
-/** Whether a console shows the shell prompt after /init's banner. */
-export const atPrompt = (text: string): boolean => {
-  const banner = text.indexOf(BANNER);
-  return banner >= 0 && text.indexOf(PROMPT, banner) >= 0;
-};

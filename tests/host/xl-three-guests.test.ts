@@ -5,7 +5,8 @@
 // is destroyed while it boots.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { atPrompt, startXlHost, waitUntil, type XlHost } from './xl-harness.js';
+import { atShellPrompt, SHELL_BANNER } from '../../src/images/initramfs/build.js';
+import { startXlHost, waitUntil, type XlHost } from './xl-harness.js';
 
 let host: XlHost;
 before(async () => {
@@ -57,7 +58,7 @@ test('three 256 MiB guests run side by side; shutdown and destroy end them', asy
   }
   for (const name of ['one', 'two', 'three']) {
     await waitUntil(
-      async () => atPrompt(await host.consoleLog(name)),
+      async () => atShellPrompt(await host.consoleLog(name)),
       () => `"${name}" never reached its prompt`,
     );
   }
@@ -71,14 +72,14 @@ test('three 256 MiB guests run side by side; shutdown and destroy end them', asy
   assert.deepEqual(await names(), ['Domain-0', 'three']);
 
   // xl reboot: the guest reboots (a triple fault, as under Xen) and xl's monitor builds it again.
-  const before = (await host.consoleLog('three')).split('Xenotype initramfs: Linux').length;
+  const before = (await host.consoleLog('three')).split(SHELL_BANNER).length;
   assert.equal((await host.xl('reboot', 'three')).code, 0);
   await waitUntil(
-    async () => (await host.consoleLog('three')).split('Xenotype initramfs: Linux').length > before,
+    async () => (await host.consoleLog('three')).split(SHELL_BANNER).length > before,
     () => '"three" did not come back after xl reboot',
   );
   await waitUntil(
-    async () => atPrompt((await host.consoleLog('three')).split('Linux version').at(-1) ?? ''),
+    async () => atShellPrompt((await host.consoleLog('three')).split('Linux version').at(-1) ?? ''),
     () => '"three" did not reach its prompt again',
   );
   assert.match(await host.xlLog('three'), /Action for shutdown reason code 1 is restart/);

@@ -252,6 +252,17 @@ export function scanAppletNames(binary: Uint8Array): string[] | undefined {
   return names.length >= 8 ? names : undefined;
 }
 
+/** What the default /init prints on the console just before it starts the shell. */
+export const SHELL_BANNER = 'Xenotype initramfs: Linux ';
+/** busybox sh's prompt there (no /etc/passwd, so no "~" for /root). */
+export const SHELL_PROMPT = '/root # ';
+
+/** Whether console output shows the shell's prompt after the default /init's banner. */
+export function atShellPrompt(text: string): boolean {
+  const banner = text.indexOf(SHELL_BANNER);
+  return banner >= 0 && text.indexOf(SHELL_PROMPT, banner) >= 0;
+}
+
 /** The generated /init (a busybox sh script). */
 export function defaultInit(release: string | undefined): string {
   const modules =
@@ -286,7 +297,7 @@ mkdir -p /etc /root
 cat >/etc/console-shell <<EOF
 #!/bin/sh
 echo
-echo "Xenotype initramfs: Linux \\$(uname -r), busybox shell on $tty"
+echo "${SHELL_BANNER}\\$(uname -r), busybox shell on $tty"
 echo "Leave the shell to power the domain off."
 echo
 cd /root
