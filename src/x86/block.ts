@@ -141,6 +141,11 @@ function nextPageLinear(cpu: Cpu, lo: number, hi: number): { lo: number; hi: num
   return { lo: nextLo, hi: wrapped ? (hi + 1) | 0 : hi };
 }
 
+/** A block's key within its frame: start offset and code size (16, 32 or 64). */
+function blockKey(address: number, codeSize: number): number {
+  return (address % 4096) * 128 + codeSize;
+}
+
 export interface BlockCacheOptions {
   /** Executions after which a block is compiled (1: before its first run; tests use that to
    * run the differential suites through compiled code). */
@@ -155,8 +160,12 @@ export class BlockCache {
   }
 
   private readonly cache = new Array<Block | undefined>(CACHE_SIZE);
-  /** Machine frame → blocks decoded from it. */
-  private readonly byFrame = new Map<number, Block[]>();
+  /**
+   * Machine frame → its blocks by start offset and code size: every block decoded and still
+   * valid. The direct-mapped cache in front only makes the common lookup fast; a block it
+   * evicted is found here again, compiled code and all, instead of being decoded anew.
+   */
+  private readonly byFrame = new Map<number, Map<number, Block>>();
   private readonly cpus = new Set<Cpu>();
   private readonly decoder = new Decoder(opcodeTable);
   private source: PageSource | undefined;
@@ -194,6 +203,13 @@ export class BlockCache {
       cached.valid
     ) {
       return cached;
+    }
+    const known = this.byFrame
+      .get(Math.floor(address / 4096))
+      ?.get(blockKey(address, cpu.codeSize));
+    if (known !== undefined) {
+      this.cache[slot] = known;
+      return known;
     }
     const block = this.decodeBlock(cpu, address, lo, hi);
     if (block.valid) this.cache[slot] = block;
@@ -256,21 +272,21 @@ export class BlockCache {
       return block;
     }
     const mfn = Math.floor(address / 4096);
-    let list = this.byFrame.get(mfn);
-    if (list === undefined) {
-      list = [];
-      this.byFrame.set(mfn, list);
+    let blocks = this.byFrame.get(mfn);
+    if (blocks === undefined) {
+      blocks = new Map();
+      this.byFrame.set(mfn, blocks);
       for (const each of this.cpus) dropWritableMappings(each, mfn);
     }
-    list.push(block);
+    blocks.set(blockKey(address, cpu.codeSize), block);
     return block;
   }
 
   /** A frame with decoded code was written: forget its blocks. */
   invalidateFrame(mfn: number, writer?: Cpu): void {
-    const list = this.byFrame.get(mfn);
-    if (list === undefined) return;
-    for (const block of list) block.valid = false;
+    const blocks = this.byFrame.get(mfn);
+    if (blocks === undefined) return;
+    for (const block of blocks.values()) block.valid = false;
     this.byFrame.delete(mfn);
     // The writer may be running one of these blocks: end it after this instruction.
     if (writer !== undefined) writer.stop = true;

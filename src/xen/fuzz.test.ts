@@ -268,6 +268,10 @@ class FuzzScheduler implements SchedulerOps {
     return this.picked;
   }
 
+  wake(vcpu: Vcpu): void {
+    this.inner.wake(vcpu);
+  }
+
   yield(vcpu: Vcpu): void {
     this.inner.yield(vcpu);
   }

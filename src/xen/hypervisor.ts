@@ -107,6 +107,8 @@ export class Hypervisor {
    */
   private instructionsPerNs = 0.01;
   private running: Cpu | undefined;
+  /** The CPU whose slice is under way, exits included. */
+  private sliceCpu: Cpu | undefined;
   private runningSince = 0;
 
   constructor(options: HypervisorOptions) {
@@ -401,6 +403,12 @@ export class Hypervisor {
       this.onExternalUpcall?.(vcpu);
       return;
     }
+    if (this.sliceCpu !== vcpu.cpu) {
+      // Another vCPU is running, or none: this one goes next, and the running one stops at
+      // once (Xen would IPI its pCPU), so the event is taken promptly.
+      this.scheduler.wake(vcpu);
+      this.sliceCpu?.requestStop();
+    }
     if (!vcpu.blocked) return;
     vcpu.blocked = false;
     vcpu.pollPorts = undefined;
@@ -479,8 +487,9 @@ export class Hypervisor {
     updateRunstateArea(vcpu);
     updateVcpuTime(view, this.time, vcpu);
     const start = cpu.instret;
-    const end = start + budget;
+    let end = start + budget;
     let stalls = 0;
+    this.sliceCpu = cpu;
     // Exits the hypervisor answers at once (port I/O, MMIO, MSRs, most hypercalls) do not end
     // the slice: the vCPU runs on until its budget is spent, it blocks or it is stopped.
     for (;;) {
@@ -497,12 +506,16 @@ export class Hypervisor {
       if (reason === ExitReason.Budget || reason === ExitReason.Stopped) break;
       handleExit(this, vcpu, exit);
       if (reason === ExitReason.Halt || reason === ExitReason.Shutdown) break;
-      if (!vcpu.runnable || cpu.instret >= end) break;
+      if (!vcpu.runnable || cpu.stopRequested) break;
+      // The exit may have armed a timer (the guest's next tick): the slice ends when it falls due.
+      end = Math.min(end, cpu.instret + this.instructionsUntil(this.nextDeadline()));
+      if (cpu.instret >= end) break;
       // An instruction may exit once before it completes (an MMIO read); twice without
       // progress, something else must run.
       stalls = cpu.instret === before ? stalls + 1 : 0;
       if (stalls > 1) break;
     }
+    this.sliceCpu = undefined;
     const spent = cpu.instret - start;
     if (vcpu.runstate === 0) this.setRunstate(vcpu, vcpu.online ? 1 : 3);
     updateRunstateArea(vcpu); // and out: runnable, blocked or offline

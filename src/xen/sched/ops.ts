@@ -9,6 +9,11 @@ export interface SchedulerOps {
   remove(vcpu: Vcpu): void;
   /** The next vCPU to run on physical CPU `pcpu`, or undefined when none is runnable. */
   pick(pcpu: number): Vcpu | undefined;
+  /**
+   * An event arrived for a vCPU that is not running (Xen's vcpu_kick): it runs next, as a
+   * woken vCPU preempts under Xen's credit scheduler, so its interrupt is taken promptly.
+   */
+  wake(vcpu: Vcpu): void;
   /** The vCPU gives up the rest of its slice. */
   yield(vcpu: Vcpu): void;
 }

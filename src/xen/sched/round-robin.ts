@@ -6,6 +6,8 @@ export class RoundRobinScheduler implements SchedulerOps {
   readonly name = 'rr';
   private readonly queue: Vcpu[] = [];
   private next = 0;
+  /** Woken vCPUs, to run before the rotation goes on. */
+  private readonly woken: Vcpu[] = [];
 
   constructor(readonly sliceInstructions = 1_000_000) {}
 
@@ -18,9 +20,18 @@ export class RoundRobinScheduler implements SchedulerOps {
     if (index < 0) return;
     this.queue.splice(index, 1);
     if (this.next > index) this.next--;
+    const woken = this.woken.indexOf(vcpu);
+    if (woken >= 0) this.woken.splice(woken, 1);
+  }
+
+  wake(vcpu: Vcpu): void {
+    if (this.queue.includes(vcpu) && !this.woken.includes(vcpu)) this.woken.push(vcpu);
   }
 
   pick(_pcpu: number): Vcpu | undefined {
+    for (let vcpu = this.woken.shift(); vcpu !== undefined; vcpu = this.woken.shift()) {
+      if (vcpu.runnable) return vcpu;
+    }
     for (let tried = 0; tried < this.queue.length; tried++) {
       if (this.next >= this.queue.length) this.next = 0;
       const vcpu = this.queue[this.next++]!;

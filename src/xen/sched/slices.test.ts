@@ -1,0 +1,70 @@
+// Where slices end: at a timer the guest armed during the slice, and at an event for a vCPU
+// that is not running. Both bound how late a guest takes its tick, which is what its clock
+// loses in Linux's early boot (the periodic tick there is rearmed from the handler).
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Vcpu } from '../common/domain.js';
+import { results, startGuest } from '../testing/vcpu-guest.js';
+import { RoundRobinScheduler } from './round-robin.js';
+
+describe('slices', () => {
+  test('a timer armed in the middle of a slice is taken at its deadline', () => {
+    const { hv, domain } = startGuest(`
+      GATE 0xf3, handler
+      LOAD_IDT
+      # HVMOP_set_param(DOMID_SELF, CALLBACK_IRQ, vector 0xf3)
+      mov $(DATA + 0x100), %rsi
+      movl $0x7ff0, (%rsi)
+      movl $0, 4(%rsi)
+      movabs $0x02000000000000f3, %rax
+      mov %rax, 8(%rsi)
+      xor %edi, %edi
+      HCALL 34
+      GET_TIME
+      add $50000, %rax
+      mov %rax, DATA + 0x120
+      SAVE 0
+      movl $0, DATA + 0x128
+      # VCPUOP_set_singleshot_timer(vcpu 0, now + 50 us), then spin with interrupts on
+      mov $8, %edi
+      xor %esi, %esi
+      mov $(DATA + 0x120), %edx
+      HCALL 24
+      sti
+    spin:
+      cmpq $0, DATA + 0x800
+      je spin
+      POWEROFF
+    handler:
+      GET_TIME
+      SAVE 1
+      movq $1, DATA + 0x800
+      andq $~0x200, 16(%rsp)
+      iretq
+    `);
+    assert.equal(domain.evtchn.bindVirq({ virq: 0, vcpu: 0, port: 0 }), 0);
+    hv.unpause(domain);
+    // One call, one slice of up to a million instructions (a million virtual nanoseconds).
+    hv.run(1_000_000);
+    const [deadline, taken] = results(hv, domain, 2);
+    assert.notEqual(taken, 0, 'the tick was taken within the run');
+    const late = taken! - deadline!;
+    assert.ok(late >= 0 && late < 5_000, `the tick came ${late} ns after its deadline`);
+  });
+
+  test('a woken vCPU runs next, before the rotation goes on', () => {
+    const vcpu = (id: number, runnable = true) => ({ id, runnable, cpu: {} }) as unknown as Vcpu;
+    const [a, b, c] = [vcpu(0), vcpu(1), vcpu(2)];
+    const scheduler = new RoundRobinScheduler();
+    for (const each of [a, b, c]) scheduler.insert(each!);
+    assert.equal(scheduler.pick(0), a);
+    scheduler.wake(c!);
+    scheduler.wake(c!); // twice is once
+    assert.equal(scheduler.pick(0), c);
+    assert.equal(scheduler.pick(0), b, 'then the rotation where it was');
+    assert.equal(scheduler.pick(0), c);
+    scheduler.wake(b!);
+    scheduler.remove(b!);
+    assert.equal(scheduler.pick(0), a, 'a removed vCPU is not woken');
+  });
+});
