@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { XEN_DOMCTL_CDF_hap, XEN_DOMCTL_CDF_hvm } from '../../abi/domctl.js';
 import { XEN_EINVAL } from '../../abi/errno.js';
+import { GTF_permit_access, GTF_readonly } from '../../abi/grant_table.js';
 import { HVM_PARAM_STORE_PFN } from '../../abi/hvm.js';
 import { E820_RAM } from '../../abi/memory.js';
 import { VIRQ_DOM_EXC, XEN_X86_EMU_LAPIC } from '../../abi/xen.js';
@@ -12,6 +13,7 @@ import { Hypervisor } from '../../xen/hypervisor.js';
 import { type CreateDomainConfig, XenCtrl } from './ctrl.js';
 import { EventChannelDevice } from './evtchn.js';
 import { mapForeign } from './foreign.js';
+import { copyGrants, GrantError, mapGrants } from './gnttab.js';
 import { Dom0Kernel, HypercallError } from './kernel.js';
 
 const PVH: CreateDomainConfig = {
@@ -110,4 +112,51 @@ test('events flow both ways between Dom0 and a guest; VIRQ_DOM_EXC tells of a sh
   await settle();
   assert.deepEqual(fired, [`ring ${port}`, 'dom_exc']);
   await events.close(port);
+});
+
+test("Dom0 maps and copies a guest's grants, and only what it granted", async () => {
+  const { hv, kernel, ctrl } = await boot();
+  const domid = await ctrl.createDomain(PVH);
+  await ctrl.setMaxMem(domid, 1024);
+  await ctrl.populatePhysmap(domid, [0x20, 0x21]);
+  const domU = hv.domains.get(domid)!;
+  const at = (gfn: number) => domU.mfnOf(gfn) * 4096;
+  // The guest's grant table (v1): ref 8 lets Dom0 write gfn 0x20, ref 9 read gfn 0x21.
+  const { frames } = domU.grants.setupTable(0x7ff0, 1);
+  const table = frames[0]! * 4096;
+  const grant = (ref: number, flags: number, gfn: number) => {
+    hv.memory.view.setUint16(table + ref * 8, flags, true);
+    hv.memory.view.setUint16(table + ref * 8 + 2, 0, true);
+    hv.memory.view.setUint32(table + ref * 8 + 4, gfn, true);
+  };
+  grant(8, GTF_permit_access, 0x20);
+  grant(9, GTF_permit_access | GTF_readonly, 0x21);
+  hv.memory.bytes.set([1, 2, 3], at(0x21));
+
+  const mapping = await mapGrants(kernel, domid, [8]);
+  mapping.page(0).set([9, 8, 7], 100);
+  assert.deepEqual([...hv.memory.bytes.subarray(at(0x20) + 100, at(0x20) + 103)], [9, 8, 7]);
+  await mapping.unmap();
+  assert.equal(domU.grants.pinned, 0, 'unmapped: the entry is free again');
+  // Writable maps of a read-only grant fail, and nothing stays mapped.
+  await assert.rejects(mapGrants(kernel, domid, [8, 9]), GrantError);
+  assert.equal(domU.grants.pinned, 0);
+  const readonly = await mapGrants(kernel, domid, [9], { readonly: true });
+  assert.deepEqual([...readonly.page(0).subarray(0, 3)], [1, 2, 3]);
+  await readonly.unmap();
+
+  // Copies: the guest's page into a Dom0 frame, and Dom0's bytes into the guest's.
+  await kernel.withBuffer(4096, async (gpa) => {
+    const gfn = gpa / 4096;
+    const statuses = await copyGrants(kernel, [
+      { source: { domid, ref: 9, offset: 0 }, dest: { gfn, offset: 10 }, length: 3 },
+      { source: { gfn, offset: 10 }, dest: { domid, ref: 8, offset: 200 }, length: 3 },
+      { source: { gfn, offset: 0 }, dest: { domid, ref: 9, offset: 0 }, length: 1 },
+    ]);
+    assert.deepEqual(statuses.slice(0, 2), [0, 0]);
+    assert.ok(statuses[2]! < 0, 'no copy into a read-only grant');
+    assert.deepEqual([...kernel.memory.read(gpa + 10, 3)], [1, 2, 3]);
+  });
+  assert.deepEqual([...hv.memory.bytes.subarray(at(0x20) + 200, at(0x20) + 203)], [1, 2, 3]);
+  assert.equal(hv.memory.bytes[at(0x21)], 1);
 });
