@@ -1,9 +1,10 @@
 /**
  * Dom0's start of day, on top of privcmd: its kernel maps shared_info; xenstored starts with
- * Dom0's own entries; the console daemon starts; VIRQ_DOM_EXC tells xenstored (for
+ * Dom0's own entries; the console daemon and the block backend start; VIRQ_DOM_EXC tells xenstored (for
  * @releaseDomain) and the toolstack (for domain watches) that a domain shut down or died.
  */
 import { VIRQ_DOM_EXC } from '../abi/xen.js';
+import { BlockBackend } from './backends/blk/index.js';
 import { ConsoleDaemon } from './consoled/index.js';
 import { XenCtrl } from './libs/ctrl.js';
 import { EventChannelDevice } from './libs/evtchn.js';
@@ -28,6 +29,8 @@ export interface Dom0 {
   /** Dom0's own privileged store connection. */
   readonly store: LocalClient;
   readonly consoled: ConsoleDaemon;
+  /** blkback and qdisk: serves the disks the toolstack describes under backend/vbd|qdisk. */
+  readonly blkback: BlockBackend;
   /** Listeners for VIRQ_DOM_EXC (a domain shut down or died). */
   readonly domainExceptions: Set<() => void>;
   readonly log: (line: string) => void;
@@ -54,5 +57,17 @@ export async function startDom0(privcmd: Privcmd, options: Dom0Options): Promise
     void xenstored.domainsChanged();
     for (const listener of domainExceptions) listener();
   });
-  return { kernel, ctrl, events, xenstored, store, consoled, domainExceptions, log: options.log };
+  const blkback = new BlockBackend({ kernel, events, store, log: options.log });
+  await blkback.start();
+  return {
+    kernel,
+    ctrl,
+    events,
+    xenstored,
+    store,
+    consoled,
+    blkback,
+    domainExceptions,
+    log: options.log,
+  };
 }

@@ -13,6 +13,7 @@ import { XEN_X86_EMU_LAPIC } from '../../abi/xen.js';
 import { buildPvh } from '../builder/pvh.js';
 import type { Dom0 } from '../index.js';
 import type { DomainConfig } from './config/domain-config.js';
+import { addDiskStore, removeDiskStores } from './disk-store.js';
 import {
   domainPath,
   makeDomainStore,
@@ -177,6 +178,7 @@ class Dom0Toolstack implements Toolstack {
       await publishBuiltDomain(store, domid, config, built, startTime);
       await this.dom0.xenstored.introduce(domid, built.storePfn, built.storePort);
       await this.dom0.consoled.add(domid, config.name, built.consolePfn, built.consolePort);
+      for (const disk of config.disks) await addDiskStore(store, domid, disk);
     } catch (error) {
       this.options.log(`libxl: domain ${domid} (${config.name}) failed to build: ${error}`);
       await this.destroy(domid).catch(() => {});
@@ -257,6 +259,8 @@ class Dom0Toolstack implements Toolstack {
     if (info === undefined && record === undefined) throw notFound(domid);
     if (info !== undefined) await ctrl.pauseDomain(domid).catch(() => {});
     if (consoled.has(domid)) await consoled.remove(domid);
+    // The block backend sees its directories go and lets go of the guest's grants.
+    await removeDiskStores(store, domid);
     await removeDomainStore(store, domid, record?.config.uuid);
     if (info !== undefined) await ctrl.destroyDomain(domid);
     this.records.delete(domid);

@@ -280,6 +280,7 @@ export function testDomainConfig(fields: Partial<DomainConfig> = {}): DomainConf
     onWatchdog: 'destroy',
     onCrash: 'destroy',
     onSoftReset: 'soft-reset',
+    disks: [],
     ...fields,
   };
 }

@@ -32,10 +32,11 @@ export interface Segment {
 }
 
 export interface BlkRequest {
-  /** The operation answered with (BLKIF_OP_INDIRECT stays itself in the response). */
+  /**
+   * READ, WRITE, WRITE_BARRIER, FLUSH_DISKCACHE or DISCARD: what to do, and what the response
+   * names (an indirect request's is its indirect_op, which xen-blkfront checks).
+   */
   operation: number;
-  /** READ, WRITE, WRITE_BARRIER, FLUSH_DISKCACHE or DISCARD: what to do. */
-  action: number;
   idLo: number;
   idHi: number;
   /** Start sector (512-byte units). */
@@ -68,7 +69,6 @@ export function decodeRequest(slot: DataView, maxIndirectSegments: number): BlkR
   const operation = slot.getUint8(R.operation);
   const request: BlkRequest = {
     operation,
-    action: operation,
     idLo: slot.getUint32(R.id, true),
     idHi: slot.getUint32(R.id + 4, true),
     sector: 0,
@@ -105,7 +105,7 @@ export function decodeRequest(slot: DataView, maxIndirectSegments: number): BlkR
       if (action !== BLKIF_OP_READ && action !== BLKIF_OP_WRITE) {
         throw new BadRequest(`indirect operation ${action}`);
       }
-      request.action = action;
+      request.operation = action;
       request.sector = sector(slot, I.sector_number);
       const n = slot.getUint16(I.nr_segments, true);
       if (n < 1 || n > maxIndirectSegments) {

@@ -136,7 +136,7 @@ describe('blkif ring', () => {
     slot.setUint32(32, 42, true);
     const request = decodeRequest(slot, 1024);
     assert.deepEqual(request.indirectGrefs, [41, 42]);
-    assert.equal(request.action, BLKIF_OP_WRITE);
+    assert.equal(request.operation, BLKIF_OP_WRITE, 'answered as its indirect_op');
     const pages = [new Uint8Array(4096), new Uint8Array(4096)];
     for (let i = 0; i < 600; i++) {
       const page = new DataView(pages[Math.floor(i / 512)]!.buffer);

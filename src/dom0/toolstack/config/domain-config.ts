@@ -3,7 +3,9 @@
 // (libxl__domain_build_info_setdefault) applied. Messages are xl's where xl has one; checks that
 // Xen makes later (or not at all) and limits of Xenotype have messages of our own, in xl's style.
 import { resolve } from 'node:path';
+import type { DiskDevice } from '../disk-store.js';
 import { readConfigData, type XluConfig } from './cfg.js';
+import { parseConfigDisks } from './disks.js';
 import { XL_KNOWN_KEYS } from './known-keys.js';
 import { generateUuid, parseUuid } from './uuid.js';
 
@@ -56,6 +58,8 @@ export interface DomainConfig {
   readonly onWatchdog: ShutdownAction;
   readonly onCrash: ShutdownAction;
   readonly onSoftReset: ShutdownAction;
+  /** d_config.disks: the virtual disks, in the order of disk=[...]. */
+  readonly disks: readonly DiskDevice[];
 }
 
 export interface ParseDomainOptions {
@@ -192,6 +196,8 @@ export function parseDomainConfig(
   if (maxVcpus > BigInt(MAX_VCPUS)) {
     return fail(`maxvcpus (${maxVcpus}) is more than the ${MAX_VCPUS} vCPUs a pvh guest can have.`);
   }
+  const disks = parseConfigDisks(cfg, opts.source, opts.cwd);
+  if (!disks.ok) return fail(disks.error);
   warnIgnoredKeys(cfg, report);
 
   return {
@@ -212,6 +218,7 @@ export function parseDomainConfig(
       onWatchdog: actions.on_watchdog!,
       onCrash: actions.on_crash!,
       onSoftReset: actions.on_soft_reset!,
+      disks: disks.disks,
     },
   };
 }
@@ -264,6 +271,7 @@ const HANDLED_KEYS = new Set([
   'maxvcpus',
   'kernel',
   'ramdisk',
+  'disk',
   'cmdline',
   'root',
   'extra',
