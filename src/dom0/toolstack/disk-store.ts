@@ -76,20 +76,16 @@ export async function addDiskStore(
   return backend;
 }
 
-/** Every disk backend directory of a domain. */
-export async function diskBackends(store: LocalClient, domid: number): Promise<string[]> {
-  const out: string[] = [];
-  for (const kind of ['vbd', 'qdisk'] as const) {
-    const dir = `/local/domain/0/backend/${kind}/${domid}`;
-    const devids = await store.directory(dir).catch(() => [] as string[]);
-    for (const devid of devids) out.push(`${dir}/${devid}`);
-  }
-  return out;
-}
-
 /** Removes a domain's disk directories (libxl__devices_destroy's share for disks). */
 export async function removeDiskStores(store: LocalClient, domid: number): Promise<void> {
   for (const kind of ['vbd', 'qdisk'] as const) {
     await store.rm(`/local/domain/0/backend/${kind}/${domid}`).catch(() => {});
   }
+}
+
+/** The frontend directory of each of a domain's disks (libxl__device_list's walk). */
+export async function diskFrontends(store: LocalClient, domid: number): Promise<string[]> {
+  const dir = `${domainPath(domid)}/device/vbd`;
+  const devids = await store.directory(dir).catch(() => [] as string[]);
+  return devids.map((devid) => `${dir}/${devid}`);
 }

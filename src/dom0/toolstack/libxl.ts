@@ -9,11 +9,12 @@ import {
   XEN_DOMINF_dying,
 } from '../../abi/domctl.js';
 import { HVM_PARAM_CALLBACK_IRQ } from '../../abi/hvm.js';
+import { XenbusStateClosed, XenbusStateClosing } from '../../abi/io/xenbus.js';
 import { XEN_X86_EMU_LAPIC } from '../../abi/xen.js';
 import { buildPvh } from '../builder/pvh.js';
 import type { Dom0 } from '../index.js';
 import type { DomainConfig } from './config/domain-config.js';
-import { addDiskStore, removeDiskStores } from './disk-store.js';
+import { addDiskStore, type DiskDevice, diskFrontends, removeDiskStores } from './disk-store.js';
 import {
   domainPath,
   makeDomainStore,
@@ -27,6 +28,7 @@ import { Queue } from './queue.js';
 import {
   type ConsoleConnection,
   type ConsoleType,
+  type DiskInfo,
   type DomainEvent,
   type DomainWatch,
   type DomInfo,
@@ -248,6 +250,72 @@ class Dom0Toolstack implements Toolstack {
     throw new ToolstackError(LibxlError.FAIL, `Send trigger '${trigger}' failed`);
   }
 
+  async addDisk(domid: number, disk: DiskDevice): Promise<void> {
+    await this.exists(domid);
+    try {
+      await addDiskStore(this.dom0.store, domid, disk);
+    } catch (error) {
+      throw new ToolstackError(LibxlError.FAIL, `Domain ${domid}:${String(error)}`);
+    }
+    const record = this.records.get(domid);
+    if (record !== undefined) {
+      record.config = { ...record.config, disks: [...record.config.disks, disk] };
+    }
+  }
+
+  async listDisks(domid: number): Promise<DiskInfo[]> {
+    const { store } = this.dom0;
+    const disks: DiskInfo[] = [];
+    const number = async (path: string) => {
+      const text = await store.tryRead(path);
+      return text === undefined ? -1 : Number(text);
+    };
+    for (const frontend of await diskFrontends(store, domid)) {
+      const backend = await store.tryRead(`${frontend}/backend`);
+      if (backend === undefined) continue;
+      disks.push({
+        backend,
+        backendId: await number(`${frontend}/backend-id`),
+        frontend,
+        frontendId: domid,
+        devid: Number(frontend.slice(frontend.lastIndexOf('/') + 1)),
+        state: await number(`${frontend}/state`),
+        evtch: await number(`${frontend}/event-channel`),
+        rref: await number(`${frontend}/ring-ref`),
+      });
+    }
+    return disks;
+  }
+
+  async removeDisk(domid: number, devid: number, opts: { force: boolean }): Promise<void> {
+    const { store } = this.dom0;
+    const disk = (await this.listDisks(domid)).find((d) => d.devid === devid);
+    if (disk === undefined) {
+      throw new ToolstackError(LibxlError.FAIL, `Domain ${domid}:no disk with devid ${devid}`);
+    }
+    if (!opts.force) {
+      // libxl__initiate_device_generic_remove: offline and Closing, then the backend's Closed.
+      const closed = waitForState(store, `${disk.backend}/state`, XenbusStateClosed, 10_000);
+      await store.transaction(async (tx) => {
+        await store.write(`${disk.backend}/online`, '0', tx);
+        await store.write(`${disk.backend}/state`, String(XenbusStateClosing), tx);
+      });
+      if (!(await closed)) {
+        throw new ToolstackError(
+          LibxlError.FAIL,
+          `Domain ${domid}:unable to remove device with path ${disk.backend}: the frontend did not close it`,
+        );
+      }
+    }
+    await store.rm(disk.frontend).catch(() => {});
+    await store.rm(disk.backend).catch(() => {});
+    const record = this.records.get(domid);
+    if (record !== undefined) {
+      const disks = record.config.disks.filter((d) => d.devid !== devid);
+      record.config = { ...record.config, disks };
+    }
+  }
+
   /** libxl_domain_destroy: console, xenstore, then the domain itself. */
   async destroy(domid: number): Promise<void> {
     if (domid === 0) {
@@ -422,4 +490,28 @@ class DeathWatch implements DomainWatch {
     this.dom0.domainExceptions.delete(this.listener);
     this.events.end();
   }
+}
+
+/** Resolves true once `path` reads `state`, false after `ms`. */
+async function waitForState(
+  store: Dom0['store'],
+  path: string,
+  state: number,
+  ms: number,
+): Promise<boolean> {
+  const token = `libxl-wait:${path}:${Math.random()}`;
+  let done: (reached: boolean) => void = () => {};
+  const reached = new Promise<boolean>((resolve) => {
+    done = resolve;
+  });
+  const timer = setTimeout(() => done(false), ms);
+  await store.watch(path, token, () => {
+    void store.tryRead(path).then((value) => {
+      if (value === String(state)) done(true);
+    });
+  });
+  const result = await reached;
+  clearTimeout(timer);
+  await store.unwatch(path, token).catch(() => {});
+  return result;
 }

@@ -1,9 +1,11 @@
 // An in-memory Toolstack for tests of xl: domains are records, guests answer shutdown and reboot
 // requests at once (unless told not to), and tests drive consoles and events by hand.
 import type { DomainConfig } from './config/domain-config.js';
+import type { DiskDevice } from './disk-store.js';
 import { domInfo, PHYSINFO, Queue, VERSION } from './testing-fixtures.js';
 import {
   type ConsoleConnection,
+  type DiskInfo,
   type DomainEvent,
   type DomainWatch,
   type DomInfo,
@@ -40,6 +42,8 @@ export class FakeToolstack implements Toolstack {
   readonly calls: string[] = [];
   /** Whether created guests answer shutdown and reboot requests. */
   guestsAnswer = true;
+  /** Disks by domid, as a connected guest's blkfront would leave them. */
+  readonly disks = new Map<number, DiskInfo[]>();
 
   constructor() {
     this.domains.set(0, {
@@ -228,6 +232,43 @@ export class FakeToolstack implements Toolstack {
     if (opts.clear) this.hypervisorConsole = '';
     return text;
   }
+  async addDisk(domid: number, disk: DiskDevice): Promise<void> {
+    this.get(domid);
+    const disks = this.disks.get(domid) ?? [];
+    if (disks.some((d) => d.devid === disk.devid)) {
+      throw new ToolstackError(LibxlError.FAIL, `Domain ${domid}:device vbd ${disk.devid} exists`);
+    }
+    const kind = disk.format === 'raw' ? 'vbd' : 'qdisk';
+    disks.push({
+      backend: `/local/domain/0/backend/${kind}/${domid}/${disk.devid}`,
+      backendId: 0,
+      frontend: `/local/domain/${domid}/device/vbd/${disk.devid}`,
+      frontendId: domid,
+      devid: disk.devid,
+      state: 4,
+      evtch: 9,
+      rref: 8,
+    });
+    this.disks.set(domid, disks);
+    this.calls.push(`block-attach ${domid} ${disk.devid} ${disk.target}`);
+  }
+
+  async listDisks(domid: number): Promise<DiskInfo[]> {
+    return [...(this.disks.get(domid) ?? [])];
+  }
+
+  async removeDisk(domid: number, devid: number, opts: { force: boolean }): Promise<void> {
+    const disks = this.disks.get(domid) ?? [];
+    if (!disks.some((d) => d.devid === devid)) {
+      throw new ToolstackError(LibxlError.FAIL, `Domain ${domid}:no disk with devid ${devid}`);
+    }
+    this.disks.set(
+      domid,
+      disks.filter((d) => d.devid !== devid),
+    );
+    this.calls.push(`block-detach ${domid} ${devid}${opts.force ? ' force' : ''}`);
+  }
+
   async vcpuList(domid: number): Promise<VcpuInfo[]> {
     const info = this.get(domid).info;
     return Array.from({ length: info.vcpu_max_id + 1 }, (_, i) => ({

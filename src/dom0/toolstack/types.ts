@@ -2,6 +2,7 @@
 // tools/libs/light/libxl_types.idl in Xen 4.17). The structures keep libxl's field names so that
 // each one can be checked against the IDL; the methods are libxl's calls, made async.
 import type { DomainConfig } from './config/domain-config.js';
+import type { DiskDevice } from './disk-store.js';
 
 export type { DomainConfig, ShutdownAction } from './config/domain-config.js';
 
@@ -178,6 +179,18 @@ export interface ConsoleConnection {
   close(): void;
 }
 
+/** libxl_diskinfo: -1 where the frontend has not written the node. */
+export interface DiskInfo {
+  readonly backend: string;
+  readonly backendId: number;
+  readonly frontend: string;
+  readonly frontendId: number;
+  readonly devid: number;
+  readonly state: number;
+  readonly evtch: number;
+  readonly rref: number;
+}
+
 /** libxl_trigger. */
 export type Trigger = 'power' | 'sleep' | 'nmi' | 'init' | 'reset' | 's3resume';
 
@@ -251,6 +264,15 @@ export interface Toolstack {
   ): Promise<ConsoleConnection>;
   /** libxl_vm_get_start_time in seconds since the epoch (Domain-0: the host's boot); null if unknown. */
   domainStartTime(domid: number): Promise<number | null>;
+  /** libxl_device_disk_add: a disk for a domain, hot-plugged if it runs. */
+  addDisk(domid: number, disk: DiskDevice): Promise<void>;
+  /** libxl_device_disk_list with libxl_device_disk_getinfo, as `xl block-list` shows them. */
+  listDisks(domid: number): Promise<DiskInfo[]>;
+  /**
+   * libxl_device_disk_safe_remove (the backend closes with the frontend's consent), or with
+   * `force` libxl_device_disk_destroy (the directories go at once).
+   */
+  removeDisk(domid: number, devid: number, opts: { force: boolean }): Promise<void>;
   /** Network and block counters for xentop; absent means no devices. */
   deviceStats?(domid: number): Promise<DeviceStats>;
 }

@@ -2,6 +2,7 @@
 // runs the command as Xen 4.17's xl would (tools/xl/xl.c: global options, the command table,
 // `xl help`, exit codes), against the toolstack.
 import { type Toolstack, ToolstackError } from '../toolstack/types.js';
+import { mainBlockAttach, mainBlockDetach, mainBlockList } from './block.js';
 import { type CmdImpl, CommandTable } from './cmdtable.js';
 import { mainConsole } from './console.js';
 import { mainCreate } from './create.js';
@@ -49,6 +50,9 @@ const IMPLEMENTED: Readonly<Record<string, CmdImpl>> = {
   top: mainTop,
   uptime: mainUptime,
   claims: mainClaims,
+  'block-attach': mainBlockAttach,
+  'block-list': mainBlockList,
+  'block-detach': mainBlockDetach,
 };
 
 const TABLE = new CommandTable(IMPLEMENTED);

@@ -26,14 +26,7 @@ describe('hvm_op', () => {
     const { hv, domain } = startGuest(`
       GATE 0xf3, handler
       LOAD_IDT
-      # HVMOP_set_param(DOMID_SELF, CALLBACK_IRQ, type vector (2) << 56 | 0xf3)
-      mov $(DATA + 0x100), %rsi
-      movl $0x7ff0, (%rsi)
-      movl $0, 4(%rsi)
-      movabs $0x02000000000000f3, %rax
-      mov %rax, 8(%rsi)
-      xor %edi, %edi
-      HCALL 34
+      CALLBACK_VECTOR 0xf3
       SAVE 0
       GET_TIME
       mov %rax, DATA + 0x110

@@ -12,14 +12,7 @@ describe('slices', () => {
     const { hv, domain } = startGuest(`
       GATE 0xf3, handler
       LOAD_IDT
-      # HVMOP_set_param(DOMID_SELF, CALLBACK_IRQ, vector 0xf3)
-      mov $(DATA + 0x100), %rsi
-      movl $0x7ff0, (%rsi)
-      movl $0, 4(%rsi)
-      movabs $0x02000000000000f3, %rax
-      mov %rax, 8(%rsi)
-      xor %edi, %edi
-      HCALL 34
+      CALLBACK_VECTOR 0xf3
       GET_TIME
       add $50000, %rax
       mov %rax, DATA + 0x120

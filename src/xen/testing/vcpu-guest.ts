@@ -50,6 +50,16 @@ const PRELUDE = `
   HCALL 34
   mov DATA + 0xfe0, %rax
 .endm
+# HVMOP_set_param(DOMID_SELF, HVM_PARAM_CALLBACK_IRQ, type vector (2) << 56 | \\vector)
+.macro CALLBACK_VECTOR vector
+  mov $(DATA + 0x100), %rsi
+  movl $0x7ff0, (%rsi)
+  movl $0, 4(%rsi)
+  movabs $(0x0200000000000000 | \\vector), %rax
+  mov %rax, 8(%rsi)
+  xor %edi, %edi
+  HCALL 34
+.endm
 # SCHEDOP_block
 .macro BLOCK
   mov $1, %edi

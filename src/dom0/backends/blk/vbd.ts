@@ -93,9 +93,11 @@ export class Vbd {
     await store.watch(`${this.frontendPath}/state`, this.token, () => void this.frontendChanged());
   }
 
-  /** The toolstack removes the device (online=0, state Closing): close towards the frontend. */
+  /**
+   * The toolstack takes the device away (online=0): Closing tells the frontend, which closes
+   * once nothing uses the disk; the rings go when it does (frontendChanged).
+   */
   async remove(): Promise<void> {
-    await this.disconnect();
     if (this.state !== XenbusStateClosed) await this.switchState(XenbusStateClosing);
   }
 
