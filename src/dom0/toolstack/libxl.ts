@@ -1,7 +1,7 @@
 // The toolstack over Dom0 (what libxl is to xl): domains are built through XenCtrl and the PVH
 // builder, described in xenstore as libxl describes them, served by xenstored and the console
 // daemon, and watched through VIRQ_DOM_EXC.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import {
   XEN_DOMCTL_CDF_hap,
   XEN_DOMCTL_CDF_hvm,
@@ -180,7 +180,10 @@ class Dom0Toolstack implements Toolstack {
       await publishBuiltDomain(store, domid, config, built, startTime);
       await this.dom0.xenstored.introduce(domid, built.storePfn, built.storePort);
       await this.dom0.consoled.add(domid, config.name, built.consolePfn, built.consolePort);
-      for (const disk of config.disks) await addDiskStore(store, domid, disk);
+      for (const disk of config.disks) {
+        await statDisk(domid, disk);
+        await addDiskStore(store, domid, disk);
+      }
     } catch (error) {
       this.options.log(`libxl: domain ${domid} (${config.name}) failed to build: ${error}`);
       await this.destroy(domid).catch(() => {});
@@ -252,6 +255,7 @@ class Dom0Toolstack implements Toolstack {
 
   async addDisk(domid: number, disk: DiskDevice): Promise<void> {
     await this.exists(domid);
+    await statDisk(domid, disk);
     try {
       await addDiskStore(this.dom0.store, domid, disk);
     } catch (error) {
@@ -489,6 +493,22 @@ class DeathWatch implements DomainWatch {
   close(): void {
     this.dom0.domainExceptions.delete(this.listener);
     this.events.end();
+  }
+}
+
+/** libxl__device_disk_set_backend's stat of the target, with its message. */
+async function statDisk(domid: number, disk: DiskDevice): Promise<void> {
+  try {
+    await stat(disk.target);
+  } catch (error) {
+    const why =
+      (error as NodeJS.ErrnoException).code === 'ENOENT'
+        ? 'No such file or directory'
+        : String(error);
+    throw new ToolstackError(
+      LibxlError.INVAL,
+      `Domain ${domid}:Disk vdev=${disk.vdev} failed to stat: ${disk.target}: ${why}`,
+    );
   }
 }
 
