@@ -46,6 +46,7 @@ export class Vbd {
   private frontendPath = '';
   private state = 0;
   private closed = false;
+  private changes = Promise.resolve();
   private readonly token: string;
 
   constructor(
@@ -90,7 +91,12 @@ export class Vbd {
       await store.write(`${this.path}/${key}`, value);
     }
     await this.switchState(XenbusStateInitWait);
-    await store.watch(`${this.frontendPath}/state`, this.token, () => void this.frontendChanged());
+    // One state change at a time: a connect must finish before the next change is looked at.
+    await store.watch(`${this.frontendPath}/state`, this.token, () => {
+      this.changes = this.changes
+        .then(() => this.frontendChanged())
+        .catch((error) => this.deps.log(`blkback: ${this.path}: ${String(error)}`));
+    });
   }
 
   /**
