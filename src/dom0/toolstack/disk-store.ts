@@ -16,7 +16,8 @@ export interface DiskDevice {
   readonly discard?: boolean | undefined;
 }
 
-export type DiskBackendKind = 'vbd' | 'qdisk';
+export const DISK_BACKEND_KINDS = ['vbd', 'qdisk'] as const;
+export type DiskBackendKind = (typeof DISK_BACKEND_KINDS)[number];
 
 export const diskBackendKind = (disk: DiskDevice): DiskBackendKind =>
   disk.format === 'raw' ? 'vbd' : 'qdisk';
@@ -78,7 +79,7 @@ export async function addDiskStore(
 
 /** Removes a domain's disk directories (libxl__devices_destroy's share for disks). */
 export async function removeDiskStores(store: LocalClient, domid: number): Promise<void> {
-  for (const kind of ['vbd', 'qdisk'] as const) {
+  for (const kind of DISK_BACKEND_KINDS) {
     await store.rm(`/local/domain/0/backend/${kind}/${domid}`).catch(() => {});
   }
 }

@@ -1,7 +1,12 @@
 // An in-memory Toolstack for tests of xl: domains are records, guests answer shutdown and reboot
 // requests at once (unless told not to), and tests drive consoles and events by hand.
 import type { DomainConfig } from './config/domain-config.js';
-import type { DiskDevice } from './disk-store.js';
+import {
+  type DiskDevice,
+  diskBackendKind,
+  diskBackendPath,
+  diskFrontendPath,
+} from './disk-store.js';
 import { domInfo, PHYSINFO, Queue, VERSION } from './testing-fixtures.js';
 import {
   type ConsoleConnection,
@@ -238,11 +243,10 @@ export class FakeToolstack implements Toolstack {
     if (disks.some((d) => d.devid === disk.devid)) {
       throw new ToolstackError(LibxlError.FAIL, `Domain ${domid}:device vbd ${disk.devid} exists`);
     }
-    const kind = disk.format === 'raw' ? 'vbd' : 'qdisk';
     disks.push({
-      backend: `/local/domain/0/backend/${kind}/${domid}/${disk.devid}`,
+      backend: diskBackendPath(diskBackendKind(disk), domid, disk.devid),
       backendId: 0,
-      frontend: `/local/domain/${domid}/device/vbd/${disk.devid}`,
+      frontend: diskFrontendPath(domid, disk.devid),
       frontendId: domid,
       devid: disk.devid,
       state: 4,

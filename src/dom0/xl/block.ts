@@ -46,12 +46,8 @@ export async function mainBlockList(ctx: XlContext, argv: readonly string[]): Pr
       ctx.err(`${dom} is an invalid domain identifier\n`);
       continue;
     }
-    let disks: Awaited<ReturnType<typeof ctx.ts.listDisks>>;
-    try {
-      disks = await ctx.ts.listDisks(domid);
-    } catch {
-      continue;
-    }
+    // xl skips a domain whose disks libxl cannot list.
+    const disks = await ctx.ts.listDisks(domid).catch(() => []);
     for (const d of disks) {
       ctx.out(row(d.devid, d.backendId, d.frontendId, d.state, d.evtch, d.rref, d.backend));
     }

@@ -3,10 +3,8 @@
  * watches Dom0's backend directories for the devices the toolstack writes, starts a Vbd for
  * each, and takes it down when the toolstack marks it offline or removes it.
  */
+import { DISK_BACKEND_KINDS } from '../../toolstack/disk-store.js';
 import { Vbd, type VbdDeps } from './vbd.js';
-
-/** The backend directories served: libxl's for blkback (raw) and for qdisk (qcow2). */
-export const BLOCK_BACKEND_KINDS = ['vbd', 'qdisk'] as const;
 
 export class BlockBackend {
   private readonly devices = new Map<string, Vbd>();
@@ -16,7 +14,8 @@ export class BlockBackend {
   constructor(private readonly deps: VbdDeps) {}
 
   async start(): Promise<void> {
-    for (const kind of BLOCK_BACKEND_KINDS) {
+    // The directories libxl writes for blkback (raw) and for qdisk (qcow2).
+    for (const kind of DISK_BACKEND_KINDS) {
       const root = `/local/domain/0/backend/${kind}`;
       await this.deps.store.watch(root, `blkback:${kind}`, (path) => this.changed(root, path));
     }

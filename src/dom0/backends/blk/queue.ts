@@ -51,8 +51,6 @@ export class BlkQueue {
   /** Persistent grants: gref → its page, kept mapped; and the mappings holding them. */
   private readonly persistent = new Map<number, Uint8Array>();
   private readonly persistentMappings: GrantMapping[] = [];
-  /** Per-request mappings by the page list handed out for them. */
-  private readonly transient = new Map<Uint8Array[], GrantMapping>();
   private pushQueued = false;
   private stopped = false;
 
@@ -152,28 +150,22 @@ export class BlkQueue {
     const writing = request.operation !== BLKIF_OP_READ;
     const sectors = requestSectors(request);
     this.checkRange(request.sector, sectors, writing);
-    const pages = await this.pages(request, !writing);
+    const { pages, transient } = await this.pages(request, !writing);
     try {
+      // The segments' sectors are consecutive on the disk: one contiguous read or write.
       const data = new Uint8Array(sectors * SECTOR_SIZE);
+      if (!writing) await image.read(request.sector * SECTOR_SIZE, data);
       let at = 0;
-      if (writing) {
-        request.segments.forEach((s, i) => {
-          const length = (s.lastSect - s.firstSect + 1) * SECTOR_SIZE;
-          const start = s.firstSect * SECTOR_SIZE;
-          data.set(pages[i]!.subarray(start, start + length), at);
-          at += length;
-        });
-        await image.write(request.sector * SECTOR_SIZE, data);
-      } else {
-        await image.read(request.sector * SECTOR_SIZE, data);
-        request.segments.forEach((s, i) => {
-          const length = (s.lastSect - s.firstSect + 1) * SECTOR_SIZE;
-          pages[i]!.set(data.subarray(at, at + length), s.firstSect * SECTOR_SIZE);
-          at += length;
-        });
-      }
+      request.segments.forEach((s, i) => {
+        const start = s.firstSect * SECTOR_SIZE;
+        const length = (s.lastSect - s.firstSect + 1) * SECTOR_SIZE;
+        if (writing) data.set(pages[i]!.subarray(start, start + length), at);
+        else pages[i]!.set(data.subarray(at, at + length), start);
+        at += length;
+      });
+      if (writing) await image.write(request.sector * SECTOR_SIZE, data);
     } finally {
-      await this.release(pages);
+      await transient?.unmap();
     }
   }
 
@@ -185,8 +177,14 @@ export class BlkQueue {
     }
   }
 
-  /** The request's data pages, writable when it reads from disk into them. */
-  private async pages(request: BlkRequest, writable: boolean): Promise<Uint8Array[]> {
+  /**
+   * The request's data pages, writable when it reads from disk into them; `transient` is the
+   * mapping to drop afterwards when they are not persistent grants.
+   */
+  private async pages(
+    request: BlkRequest,
+    writable: boolean,
+  ): Promise<{ pages: Uint8Array[]; transient?: GrantMapping }> {
     const { kernel, domid } = this.options;
     const grefs = request.segments.map((s) => s.gref);
     if (this.options.persistent) {
@@ -198,20 +196,11 @@ export class BlkQueue {
           this.persistentMappings.push(mapping);
           for (const [i, gref] of missing.entries()) this.persistent.set(gref, mapping.page(i));
         }
-        return grefs.map((g) => this.persistent.get(g)!);
+        return { pages: grefs.map((g) => this.persistent.get(g)!) };
       }
     }
-    const mapping = await mapGrants(kernel, domid, grefs, { readonly: !writable });
-    const pages = grefs.map((_, i) => mapping.page(i));
-    this.transient.set(pages, mapping);
-    return pages;
-  }
-
-  private async release(pages: Uint8Array[]): Promise<void> {
-    const mapping = this.transient.get(pages);
-    if (mapping === undefined) return;
-    this.transient.delete(pages);
-    await mapping.unmap();
+    const transient = await mapGrants(kernel, domid, grefs, { readonly: !writable });
+    return { pages: grefs.map((_, i) => transient.page(i)), transient };
   }
 
   private answer(idLo: number, idHi: number, operation: number, status: number): void {

@@ -18,7 +18,10 @@ import {
   blkif_request_indirect,
 } from '../../../abi/io/blkif.js';
 
-export const SECTOR_SIZE = 512;
+import { SECTOR_SIZE } from './image/index.js';
+
+export { SECTOR_SIZE };
+
 /** Sectors in a 4 KiB page: a segment's first_sect and last_sect are below this. */
 const SECTORS_PER_PAGE = 8;
 /** blkif_request_segment entries in one indirect page. */

@@ -35,6 +35,8 @@ export class BlkifBackRing {
   private rspProdPvt = 0;
   private readonly slot = new Uint8Array(BLKIF_ENTRY_SIZE);
   readonly slotView = new DataView(this.slot.buffer);
+  private readonly response = new Uint8Array(blkif_response.size);
+  private readonly responseView = new DataView(this.response.buffer);
 
   /** `pages`: the ring's granted pages in order, as the frontend gave their references. */
   constructor(private readonly pages: readonly Uint8Array[]) {
@@ -72,8 +74,8 @@ export class BlkifBackRing {
 
   /** Writes a response into the next slot; it is published by `push`. */
   respond(idLo: number, idHi: number, operation: number, status: number): void {
-    const bytes = new Uint8Array(blkif_response.size);
-    const view = new DataView(bytes.buffer);
+    const bytes = this.response;
+    const view = this.responseView;
     view.setUint32(0, idLo, true);
     view.setUint32(4, idHi, true);
     view.setUint8(blkif_response.offsets.operation, operation);

@@ -151,12 +151,13 @@ export class Vbd {
       throw new Error(`${queues} queues asked, at most ${MAX_QUEUES}`);
     }
     const persistent = (await store.tryRead(`${fe}/feature-persistent`)) === '1';
+    // One page order for every queue's ring.
+    const order = Number((await store.tryRead(`${fe}/ring-page-order`)) ?? 0);
+    if (!Number.isInteger(order) || order < 0 || order > MAX_RING_PAGE_ORDER) {
+      throw new Error(`ring-page-order ${order}`);
+    }
     for (let q = 0; q < queues; q++) {
       const dir = queues === 1 ? fe : `${fe}/queue-${q}`;
-      const order = Number((await store.tryRead(`${fe}/ring-page-order`)) ?? 0);
-      if (!Number.isInteger(order) || order < 0 || order > MAX_RING_PAGE_ORDER) {
-        throw new Error(`ring-page-order ${order}`);
-      }
       const refs: number[] = [];
       if (order === 0 && (await store.tryRead(`${dir}/ring-ref`)) !== undefined) {
         refs.push(readNumber(await store.read(`${dir}/ring-ref`)));
