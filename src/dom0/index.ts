@@ -1,10 +1,11 @@
 /**
  * Dom0's start of day, on top of privcmd: its kernel maps shared_info; xenstored starts with
- * Dom0's own entries; the console daemon and the block backend start; VIRQ_DOM_EXC tells xenstored (for
+ * Dom0's own entries; the console daemon and the block and network backends start; VIRQ_DOM_EXC tells xenstored (for
  * @releaseDomain) and the toolstack (for domain watches) that a domain shut down or died.
  */
 import { VIRQ_DOM_EXC } from '../abi/xen.js';
 import { BlockBackend } from './backends/blk/index.js';
+import { NetBackend } from './backends/net/index.js';
 import { ConsoleDaemon } from './consoled/index.js';
 import { XenCtrl } from './libs/ctrl.js';
 import { EventChannelDevice } from './libs/evtchn.js';
@@ -19,6 +20,8 @@ export interface Dom0Options {
   log(line: string): void;
   /** Where the console daemon writes guest-NAME.log (none if undefined). */
   consoleLogDir?: string;
+  /** Whether network bridges get a TAP uplink to the host (default: when it allows one). */
+  uplink?: boolean;
 }
 
 export interface Dom0 {
@@ -31,6 +34,8 @@ export interface Dom0 {
   readonly consoled: ConsoleDaemon;
   /** blkback and qdisk: serves the disks the toolstack describes under backend/vbd|qdisk. */
   readonly blkback: BlockBackend;
+  /** netback and the bridges: serves the vifs the toolstack describes under backend/vif. */
+  readonly netback: NetBackend;
   /** Listeners for VIRQ_DOM_EXC (a domain shut down or died). */
   readonly domainExceptions: Set<() => void>;
   readonly log: (line: string) => void;
@@ -59,6 +64,14 @@ export async function startDom0(privcmd: Privcmd, options: Dom0Options): Promise
   });
   const blkback = new BlockBackend({ kernel, events, store, log: options.log });
   await blkback.start();
+  const netback = new NetBackend({
+    kernel,
+    events,
+    store,
+    log: options.log,
+    ...(options.uplink === undefined ? {} : { uplink: options.uplink }),
+  });
+  await netback.start();
   return {
     kernel,
     ctrl,
@@ -67,6 +80,7 @@ export async function startDom0(privcmd: Privcmd, options: Dom0Options): Promise
     store,
     consoled,
     blkback,
+    netback,
     domainExceptions,
     log: options.log,
   };

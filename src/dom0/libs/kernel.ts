@@ -46,6 +46,7 @@ export class Dom0Kernel {
   private sharedInfo: Uint8Array | undefined;
   private readonly upcallHandlers: (() => void)[] = [];
   private upcallQueued = false;
+  private readonly bufferWaiters: (() => void)[] = [];
 
   constructor(
     readonly privcmd: Privcmd,
@@ -99,16 +100,27 @@ export class Dom0Kernel {
     return rc;
   }
 
-  /** Runs `body` with `size` bytes of Dom0 RAM (zeroed), freed afterwards. */
+  /**
+   * Runs `body` with `size` bytes of Dom0 RAM (zeroed), freed afterwards. When RAM is short
+   * it waits for buffers in use to come back, so a busy guest slows others but never fails
+   * their hypercalls.
+   */
   async withBuffer<T>(size: number, body: (gpa: number) => Promise<T>): Promise<T> {
     const frames = Math.max(1, Math.ceil(size / PAGE_SIZE));
-    const gfn = this.ram.alloc(frames);
+    if (frames > this.ram.count)
+      throw new Dom0Error(`a buffer of ${size} bytes is more than Dom0's RAM`);
+    let gfn = this.ram.tryAlloc(frames);
+    while (gfn === undefined) {
+      await new Promise<void>((resolve) => this.bufferWaiters.push(resolve));
+      gfn = this.ram.tryAlloc(frames);
+    }
     const gpa = gfn * PAGE_SIZE;
     this.memory.fill(gpa, frames * PAGE_SIZE);
     try {
       return await body(gpa);
     } finally {
       this.ram.free(gfn, frames);
+      for (const wake of this.bufferWaiters.splice(0)) wake();
     }
   }
 

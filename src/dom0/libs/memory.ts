@@ -79,6 +79,15 @@ export class FrameAllocator {
 
   /** `frames` contiguous frames; throws when there is no such run. */
   alloc(frames: number): number {
+    const frame = this.tryAlloc(frames);
+    if (frame === undefined) {
+      throw new Dom0Error(`no run of ${frames} free frames left (of ${this.count})`);
+    }
+    return frame;
+  }
+
+  /** `frames` contiguous frames, or undefined when there is no such run now. */
+  tryAlloc(frames: number): number | undefined {
     let run = 0;
     for (let i = 0; i < this.count; i++) {
       run = this.used[i] ? 0 : run + 1;
@@ -88,7 +97,7 @@ export class FrameAllocator {
         return this.first + start;
       }
     }
-    throw new Dom0Error(`no run of ${frames} free frames left (of ${this.count})`);
+    return undefined;
   }
 
   free(frame: number, frames: number): void {

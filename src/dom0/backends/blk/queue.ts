@@ -31,6 +31,15 @@ import { type BlkifBackRing, RingError } from './ring.js';
 /** xen-blkback's limit of persistent grants kept per ring (max_pgrants). */
 export const MAX_PERSISTENT_GRANTS = 1056;
 
+/** Requests served, as xentop shows a VBD's (blkback's statistics in sysfs). */
+export interface VbdCounters {
+  oo_reqs: number;
+  rd_reqs: number;
+  wr_reqs: number;
+  rd_sects: number;
+  wr_sects: number;
+}
+
 export interface QueueOptions {
   kernel: Dom0Kernel;
   domid: number;
@@ -38,6 +47,7 @@ export interface QueueOptions {
   ring: BlkifBackRing;
   persistent: boolean;
   maxIndirectSegments: number;
+  counters: VbdCounters;
   /** Tells the frontend of new responses (its event channel). */
   notify(): void;
   /** The frontend broke the protocol: the device must disconnect. */
@@ -48,8 +58,8 @@ export interface QueueOptions {
 export class BlkQueue {
   /** Requests under way, so a barrier or flush can wait for those before it. */
   private readonly inFlight = new Set<Promise<void>>();
-  /** Persistent grants: gref → its page, kept mapped; and the mappings holding them. */
-  private readonly persistent = new Map<number, Uint8Array>();
+  /** Persistent grants: gref → its page (once mapped), kept; and the mappings holding them. */
+  private readonly persistent = new Map<number, Promise<Uint8Array>>();
   private readonly persistentMappings: GrantMapping[] = [];
   private pushQueued = false;
   private stopped = false;
@@ -150,6 +160,14 @@ export class BlkQueue {
     const writing = request.operation !== BLKIF_OP_READ;
     const sectors = requestSectors(request);
     this.checkRange(request.sector, sectors, writing);
+    const { counters } = this.options;
+    if (writing) {
+      counters.wr_reqs++;
+      counters.wr_sects += sectors;
+    } else {
+      counters.rd_reqs++;
+      counters.rd_sects += sectors;
+    }
     const { pages, transient } = await this.pages(request, !writing);
     try {
       // The segments' sectors are consecutive on the disk: one contiguous read or write.
@@ -192,11 +210,22 @@ export class BlkQueue {
       const missing = [...new Set(grefs.filter((g) => !this.persistent.has(g)))];
       if (this.persistent.size + missing.length <= MAX_PERSISTENT_GRANTS) {
         if (missing.length > 0) {
-          const mapping = await mapGrants(kernel, domid, missing);
-          this.persistentMappings.push(mapping);
-          for (const [i, gref] of missing.entries()) this.persistent.set(gref, mapping.page(i));
+          // Recorded before the map is awaited, so requests meeting the same grant share it.
+          const mapped = mapGrants(kernel, domid, missing).then((mapping) => {
+            this.persistentMappings.push(mapping);
+            return mapping;
+          });
+          mapped.catch(() => {
+            for (const gref of missing) this.persistent.delete(gref);
+          });
+          for (const [i, gref] of missing.entries()) {
+            this.persistent.set(
+              gref,
+              mapped.then((mapping) => mapping.page(i)),
+            );
+          }
         }
-        return { pages: grefs.map((g) => this.persistent.get(g)!) };
+        return { pages: await Promise.all(grefs.map((g) => this.persistent.get(g)!)) };
       }
     }
     const transient = await mapGrants(kernel, domid, grefs, { readonly: !writable });
@@ -204,7 +233,7 @@ export class BlkQueue {
   }
 
   private answer(idLo: number, idHi: number, operation: number, status: number): void {
-    this.options.ring.respond(idLo, idHi, operation, status);
+    this.options.ring.respondTo(idLo, idHi, operation, status);
     // Responses finishing together go out with one push and at most one notification.
     if (this.pushQueued) return;
     this.pushQueued = true;

@@ -90,7 +90,7 @@ describe('blkif ring', () => {
     assert.equal(f.view.getUint32(4, true), 41, 'req_event asks for the next request');
     // The frontend waits for its first response: rsp_event = 1.
     f.view.setUint32(12, 1, true);
-    for (let i = 0; i < 40; i++) f.ring.respond(1000 + i, 0, BLKIF_OP_READ, 0);
+    for (let i = 0; i < 40; i++) f.ring.respondTo(1000 + i, 0, BLKIF_OP_READ, 0);
     assert.equal(f.ring.push(), true);
     assert.equal(f.view.getUint32(8, true), 40);
     assert.deepEqual(f.response(35), { id: 1035, op: BLKIF_OP_READ, status: 0 });

@@ -6,19 +6,13 @@
  * A frontend that breaks the protocol loses this device, nothing else.
  */
 import { VDISK_CDROM, VDISK_READONLY } from '../../../abi/io/blkif.js';
-import {
-  XenbusStateClosed,
-  XenbusStateClosing,
-  XenbusStateConnected,
-  XenbusStateInitialised,
-  XenbusStateInitWait,
-} from '../../../abi/io/xenbus.js';
 import type { EventChannelDevice } from '../../libs/evtchn.js';
 import { type GrantMapping, mapGrants } from '../../libs/gnttab.js';
 import type { Dom0Kernel } from '../../libs/kernel.js';
 import type { LocalClient } from '../../xenstored/index.js';
+import { readNumber, XenbusDevice } from '../device.js';
 import { type BlockImage, openImage } from './image/index.js';
-import { BlkQueue } from './queue.js';
+import { BlkQueue, type VbdCounters } from './queue.js';
 import { SECTOR_SIZE } from './request.js';
 import { BlkifBackRing } from './ring.js';
 
@@ -40,29 +34,31 @@ interface Ring {
   queue: BlkQueue;
 }
 
-export class Vbd {
+export class Vbd extends XenbusDevice {
   private image: BlockImage | undefined;
   private rings: Ring[] = [];
-  private frontendPath = '';
-  private state = 0;
-  private closed = false;
-  private changes = Promise.resolve();
-  private readonly token: string;
+  readonly counters: VbdCounters = { oo_reqs: 0, rd_reqs: 0, wr_reqs: 0, rd_sects: 0, wr_sects: 0 };
 
   constructor(
     private readonly deps: VbdDeps,
-    /** /local/domain/0/backend/<vbd|qdisk>/<domid>/<devid> */
-    readonly path: string,
-    readonly domid: number,
-    readonly devid: number,
+    path: string,
+    domid: number,
+    devid: number,
   ) {
-    this.token = `blkback:${path}`;
+    super(deps, path, domid, devid);
+  }
+
+  protected get label(): string {
+    return `blkback: d${this.domid} device ${this.devid}`;
+  }
+
+  protected get connected(): boolean {
+    return this.rings.length > 0;
   }
 
   /** Opens the image and waits for the frontend (InitWait). */
   async start(): Promise<void> {
     const { store } = this.deps;
-    this.frontendPath = await store.read(`${this.path}/frontend`);
     const params = await store.read(`${this.path}/params`);
     const mode = (await store.tryRead(`${this.path}/mode`)) ?? 'w';
     const { format, target } = splitParams(params);
@@ -75,7 +71,7 @@ export class Vbd {
       await this.fatal(`opening ${target}: ${String(error)}`);
       return;
     }
-    const features: Record<string, string> = {
+    await this.waitForFrontend({
       'feature-flush-cache': '1',
       'feature-barrier': '1',
       'feature-discard': this.image.readOnly ? '0' : '1',
@@ -86,61 +82,16 @@ export class Vbd {
       'feature-max-indirect-segments': String(MAX_INDIRECT_SEGMENTS),
       'max-ring-page-order': String(MAX_RING_PAGE_ORDER),
       'multi-queue-max-queues': String(MAX_QUEUES),
-    };
-    for (const [key, value] of Object.entries(features)) {
-      await store.write(`${this.path}/${key}`, value);
-    }
-    await this.switchState(XenbusStateInitWait);
-    // One state change at a time: a connect must finish before the next change is looked at.
-    await store.watch(`${this.frontendPath}/state`, this.token, () => {
-      this.changes = this.changes
-        .then(() => this.frontendChanged())
-        .catch((error) => this.deps.log(`blkback: ${this.path}: ${String(error)}`));
     });
   }
 
-  /**
-   * The toolstack takes the device away (online=0): Closing tells the frontend, which closes
-   * once nothing uses the disk; the rings go when it does (frontendChanged).
-   */
-  async remove(): Promise<void> {
-    if (this.state !== XenbusStateClosed) await this.switchState(XenbusStateClosing);
-  }
-
-  /** Everything released: rings, event channels, the image, the watch. */
-  async destroy(): Promise<void> {
-    this.closed = true;
-    await this.deps.store.unwatch(`${this.frontendPath}/state`, this.token).catch(() => {});
-    await this.disconnect();
+  override async destroy(): Promise<void> {
+    await super.destroy();
     await this.image?.close().catch(() => {});
     this.image = undefined;
   }
 
-  private async frontendChanged(): Promise<void> {
-    if (this.closed) return;
-    const raw = await this.deps.store.tryRead(`${this.frontendPath}/state`);
-    const state = Number(raw ?? XenbusStateClosed);
-    try {
-      switch (state) {
-        case XenbusStateInitialised:
-        case XenbusStateConnected:
-          if (this.rings.length === 0 && this.state !== XenbusStateClosing) await this.connect();
-          break;
-        case XenbusStateClosing:
-          await this.disconnect();
-          await this.switchState(XenbusStateClosing);
-          break;
-        case XenbusStateClosed:
-          await this.disconnect();
-          await this.switchState(XenbusStateClosed);
-          break;
-      }
-    } catch (error) {
-      await this.fatal(String(error));
-    }
-  }
-
-  private async connect(): Promise<void> {
+  protected async connect(): Promise<void> {
     const { store, kernel, events } = this.deps;
     const image = this.image!;
     const fe = this.frontendPath;
@@ -168,21 +119,24 @@ export class Vbd {
       }
       const remotePort = readNumber(await store.read(`${dir}/event-channel`));
       const mapping = await mapGrants(kernel, this.domid, refs);
-      const ring = new BlkifBackRing(refs.map((_, i) => mapping.page(i)));
       let port = -1;
       const queue = new BlkQueue({
         kernel,
         domid: this.domid,
         image,
-        ring,
+        ring: new BlkifBackRing(refs.map((_, i) => mapping.page(i))),
         persistent,
         maxIndirectSegments: MAX_INDIRECT_SEGMENTS,
+        counters: this.counters,
         notify: () => void events.notify(port).catch(() => {}),
         fail: (why) => void this.fatal(`queue ${q}: ${why}`),
         log: this.deps.log,
       });
+      // Listed before the bind, so a bind that fails still lets go of the mapping.
+      const ring: Ring = { mapping, port: -1, queue };
+      this.rings.push(ring);
       port = await events.bindInterdomain(this.domid, remotePort, () => queue.kick());
-      this.rings.push({ mapping, port, queue });
+      ring.port = port;
     }
     let info = 0;
     if (image.readOnly) info |= VDISK_READONLY;
@@ -191,7 +145,6 @@ export class Vbd {
     await store.write(`${this.path}/info`, String(info));
     await store.write(`${this.path}/sector-size`, String(SECTOR_SIZE));
     await store.write(`${this.path}/physical-sector-size`, String(SECTOR_SIZE));
-    await this.switchState(XenbusStateConnected);
     for (const ring of this.rings) ring.queue.kick(); // requests made before we bound
     this.deps.log(
       `blkback: d${this.domid} device ${this.devid} connected: ${queues} queue(s), ` +
@@ -199,7 +152,7 @@ export class Vbd {
     );
   }
 
-  private async disconnect(): Promise<void> {
+  protected async disconnect(): Promise<void> {
     const rings = this.rings;
     this.rings = [];
     for (const ring of rings) {
@@ -207,20 +160,6 @@ export class Vbd {
       if (ring.port >= 0) await this.deps.events.close(ring.port).catch(() => {});
       await ring.mapping.unmap().catch(() => {});
     }
-  }
-
-  /** The device cannot go on: say why, release it, and close towards the frontend. */
-  private async fatal(why: string): Promise<void> {
-    this.deps.log(`blkback: d${this.domid} device ${this.devid}: ${why}; device closed`);
-    await this.deps.store.write(`${this.path}/hotplug-error`, why).catch(() => {});
-    await this.disconnect().catch(() => {});
-    await this.switchState(XenbusStateClosing).catch(() => {});
-  }
-
-  private async switchState(state: number): Promise<void> {
-    if (this.state === state) return;
-    this.state = state;
-    await this.deps.store.write(`${this.path}/state`, String(state));
   }
 }
 
@@ -236,12 +175,4 @@ export function splitParams(params: string): { format?: 'raw' | 'qcow2'; target:
     }
   }
   return { target: params };
-}
-
-function readNumber(text: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n)) {
-    throw new Error(`not a number: ${JSON.stringify(text)}`);
-  }
-  return n;
 }
