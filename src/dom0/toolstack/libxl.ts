@@ -14,6 +14,7 @@ import { XEN_X86_EMU_LAPIC } from '../../abi/xen.js';
 import { buildPvh } from '../builder/pvh.js';
 import type { Dom0 } from '../index.js';
 import type { DomainConfig } from './config/domain-config.js';
+import { strtoul } from './config/strtol.js';
 import { addDiskStore, type DiskDevice, diskFrontends, removeDiskStores } from './disk-store.js';
 import {
   domainPath,
@@ -24,15 +25,27 @@ import {
   writeDomainName,
 } from './domain-store.js';
 import { hostUname, readVersionInfo, toDomInfo, toPhysInfo, uuidBytes } from './libxl-info.js';
+import {
+  addNicStore,
+  type NicDevice,
+  NicExistsError,
+  type NicRequest,
+  nextNicDevid,
+  nicBackendPath,
+  nicFrontends,
+  removeNicStores,
+} from './nic-store.js';
 import { Queue } from './queue.js';
 import {
   type ConsoleConnection,
   type ConsoleType,
+  type DeviceStats,
   type DiskInfo,
   type DomainEvent,
   type DomainWatch,
   type DomInfo,
   LibxlError,
+  type NicInfo,
   type PhysInfo,
   type Toolstack,
   ToolstackError,
@@ -184,6 +197,7 @@ class Dom0Toolstack implements Toolstack {
         await statDisk(domid, disk);
         await addDiskStore(store, domid, disk);
       }
+      for (const nic of config.nics) await addNicStore(store, domid, nic);
     } catch (error) {
       this.options.log(`libxl: domain ${domid} (${config.name}) failed to build: ${error}`);
       await this.destroy(domid).catch(() => {});
@@ -267,6 +281,15 @@ class Dom0Toolstack implements Toolstack {
     }
   }
 
+  /** xentop's counters: each vif's traffic and each disk's requests, from the backends. */
+  async deviceStats(domid: number): Promise<DeviceStats> {
+    const { netback, blkback } = this.dom0;
+    return {
+      networks: netback.counters(domid).map((c) => ({ ...c })),
+      vbds: blkback.counters(domid).map((c) => ({ ...c, error: false })),
+    };
+  }
+
   async listDisks(domid: number): Promise<DiskInfo[]> {
     const { store } = this.dom0;
     const disks: DiskInfo[] = [];
@@ -292,32 +315,121 @@ class Dom0Toolstack implements Toolstack {
   }
 
   async removeDisk(domid: number, devid: number, opts: { force: boolean }): Promise<void> {
-    const { store } = this.dom0;
     const disk = (await this.listDisks(domid)).find((d) => d.devid === devid);
     if (disk === undefined) {
       throw new ToolstackError(LibxlError.FAIL, `Domain ${domid}:no disk with devid ${devid}`);
     }
-    if (!opts.force) {
-      // libxl__initiate_device_generic_remove: offline and Closing, then the backend's Closed.
-      const closed = waitForState(store, `${disk.backend}/state`, XenbusStateClosed, 10_000);
-      await store.transaction(async (tx) => {
-        await store.write(`${disk.backend}/online`, '0', tx);
-        await store.write(`${disk.backend}/state`, String(XenbusStateClosing), tx);
-      });
-      if (!(await closed)) {
-        throw new ToolstackError(
-          LibxlError.FAIL,
-          `Domain ${domid}:unable to remove device with path ${disk.backend}: the frontend did not close it`,
-        );
-      }
-    }
-    await store.rm(disk.frontend).catch(() => {});
-    await store.rm(disk.backend).catch(() => {});
+    await this.removeDevice(domid, disk.backend, disk.frontend, opts.force);
     const record = this.records.get(domid);
     if (record !== undefined) {
       const disks = record.config.disks.filter((d) => d.devid !== devid);
       record.config = { ...record.config, disks };
     }
+  }
+
+  async addNic(domid: number, request: NicRequest): Promise<NicInfo> {
+    const { store } = this.dom0;
+    await this.exists(domid);
+    const nic: NicDevice = {
+      ...request,
+      devid: request.devid ?? (await nextNicDevid(store, domid)),
+    };
+    try {
+      await addNicStore(store, domid, nic);
+    } catch (error) {
+      if (error instanceof NicExistsError) {
+        throw new ToolstackError(LibxlError.DEVICE_EXISTS, `Domain ${domid}:${error.message}`);
+      }
+      throw new ToolstackError(LibxlError.FAIL, `Domain ${domid}:${String(error)}`, {
+        cause: error,
+      });
+    }
+    const record = this.records.get(domid);
+    if (record !== undefined) {
+      record.config = { ...record.config, nics: [...record.config.nics, nic] };
+    }
+    const info = (await this.listNics(domid)).find((n) => n.devid === nic.devid);
+    if (info === undefined) {
+      throw new ToolstackError(LibxlError.FAIL, `Domain ${domid}:nic ${nic.devid} went away`);
+    }
+    return info;
+  }
+
+  /**
+   * libxl_device_nic_list and libxl_device_nic_getinfo. The backend path and the MAC come from
+   * Dom0's backend directory (libxl reads its own copy), the state, event channel and rings
+   * from the frontend as the guest wrote them.
+   */
+  async listNics(domid: number): Promise<NicInfo[]> {
+    const { store } = this.dom0;
+    const nics: NicInfo[] = [];
+    const number = async (path: string) => {
+      const text = await store.tryRead(path);
+      // strtoul into an int.
+      return text === undefined ? -1 : Number(BigInt.asIntN(32, strtoul(text, 10).value));
+    };
+    for (const frontend of await nicFrontends(store, domid)) {
+      const name = frontend.slice(frontend.lastIndexOf('/') + 1);
+      if (!/^[0-9]+$/.test(name)) continue;
+      const devid = Number(name);
+      const backend = nicBackendPath(domid, devid);
+      const mac = await store.tryRead(`${backend}/mac`);
+      if (mac === undefined) continue;
+      nics.push({
+        backend,
+        backendId: 0,
+        frontend,
+        frontendId: domid,
+        devid,
+        mac,
+        state: await number(`${frontend}/state`),
+        evtch: await number(`${frontend}/event-channel`),
+        rrefTx: await number(`${frontend}/tx-ring-ref`),
+        rrefRx: await number(`${frontend}/rx-ring-ref`),
+      });
+    }
+    return nics;
+  }
+
+  async removeNic(domid: number, devid: number, opts: { force: boolean }): Promise<void> {
+    const nic = (await this.listNics(domid)).find((n) => n.devid === devid);
+    if (nic === undefined) {
+      throw new ToolstackError(LibxlError.FAIL, `Domain ${domid}:no nic with devid ${devid}`);
+    }
+    await this.removeDevice(domid, nic.backend, nic.frontend, opts.force);
+    const record = this.records.get(domid);
+    if (record !== undefined) {
+      const nics = record.config.nics.filter((n) => n.devid !== devid);
+      record.config = { ...record.config, nics };
+    }
+  }
+
+  /**
+   * libxl__initiate_device_generic_remove: offline and Closing, then the backend's Closed (or
+   * with `force` at once); then the directories go.
+   */
+  private async removeDevice(
+    domid: number,
+    backend: string,
+    frontend: string,
+    force: boolean,
+  ): Promise<void> {
+    const { store } = this.dom0;
+    if (!force) {
+      const closed = waitForState(store, `${backend}/state`, XenbusStateClosed, 10_000);
+      await store.transaction(async (tx) => {
+        await store.write(`${backend}/online`, '0', tx);
+        await store.write(`${backend}/state`, String(XenbusStateClosing), tx);
+      });
+      if (!(await closed)) {
+        throw new ToolstackError(
+          LibxlError.FAIL,
+          `Domain ${domid}:unable to remove device with path ${backend}: the frontend did not close it`,
+        );
+      }
+    }
+    await store.rm(frontend).catch(() => {});
+    await store.rm(backend).catch(() => {});
   }
 
   /** libxl_domain_destroy: console, xenstore, then the domain itself. */
@@ -331,8 +443,9 @@ class Dom0Toolstack implements Toolstack {
     if (info === undefined && record === undefined) throw notFound(domid);
     if (info !== undefined) await ctrl.pauseDomain(domid).catch(() => {});
     if (consoled.has(domid)) await consoled.remove(domid);
-    // The block backend sees its directories go and lets go of the guest's grants.
+    // The block and network backends see their directories go and let go of the guest's grants.
     await removeDiskStores(store, domid);
+    await removeNicStores(store, domid);
     await removeDomainStore(store, domid, record?.config.uuid);
     if (info !== undefined) await ctrl.destroyDomain(domid);
     this.records.delete(domid);

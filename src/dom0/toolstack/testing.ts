@@ -7,6 +7,7 @@ import {
   diskBackendPath,
   diskFrontendPath,
 } from './disk-store.js';
+import { type NicDevice, type NicRequest, nicBackendPath, nicFrontendPath } from './nic-store.js';
 import { domInfo, PHYSINFO, Queue, VERSION } from './testing-fixtures.js';
 import {
   type ConsoleConnection,
@@ -16,6 +17,7 @@ import {
   type DomInfo,
   LibxlError,
   MEMKB_NO_LIMIT,
+  type NicInfo,
   type PhysInfo,
   ShutdownReason,
   type Toolstack,
@@ -49,6 +51,8 @@ export class FakeToolstack implements Toolstack {
   guestsAnswer = true;
   /** Disks by domid, as a connected guest's blkfront would leave them. */
   readonly disks = new Map<number, DiskInfo[]>();
+  /** NICs by domid, oldest first, as a connected guest's netfront would leave them. */
+  readonly nics = new Map<number, NicInfo[]>();
 
   constructor() {
     this.domains.set(0, {
@@ -152,6 +156,10 @@ export class FakeToolstack implements Toolstack {
       consoles: new Set(),
       input: [],
     });
+    this.nics.set(
+      domid,
+      config.nics.map((nic) => connectedNic(domid, nic)),
+    );
     return domid;
   }
   async retrieveDomainConfig(domid: number): Promise<DomainConfig> {
@@ -194,6 +202,7 @@ export class FakeToolstack implements Toolstack {
     const d = this.get(domid);
     this.calls.push(`destroy ${domid}`);
     this.domains.delete(domid);
+    this.nics.delete(domid);
     for (const q of d.consoles) q.end();
     this.emit(domid, { type: 'death', domid });
   }
@@ -273,6 +282,40 @@ export class FakeToolstack implements Toolstack {
     this.calls.push(`block-detach ${domid} ${devid}${opts.force ? ' force' : ''}`);
   }
 
+  async addNic(domid: number, request: NicRequest): Promise<NicInfo> {
+    this.get(domid);
+    const nics = this.nics.get(domid) ?? [];
+    // libxl__device_nextid: one more than the newest.
+    const devid = request.devid ?? (nics.length === 0 ? 0 : nics.at(-1)!.devid + 1);
+    if (nics.some((n) => n.devid === devid)) {
+      throw new ToolstackError(
+        LibxlError.DEVICE_EXISTS,
+        `Domain ${domid}:device already exists in xenstore`,
+      );
+    }
+    const info = connectedNic(domid, { ...request, devid });
+    nics.push(info);
+    this.nics.set(domid, nics);
+    this.calls.push(`network-attach ${domid} ${devid} ${request.mac} ${request.bridge}`);
+    return info;
+  }
+
+  async listNics(domid: number): Promise<NicInfo[]> {
+    return [...(this.nics.get(domid) ?? [])];
+  }
+
+  async removeNic(domid: number, devid: number, opts: { force: boolean }): Promise<void> {
+    const nics = this.nics.get(domid) ?? [];
+    if (!nics.some((n) => n.devid === devid)) {
+      throw new ToolstackError(LibxlError.FAIL, `Domain ${domid}:no nic with devid ${devid}`);
+    }
+    this.nics.set(
+      domid,
+      nics.filter((n) => n.devid !== devid),
+    );
+    this.calls.push(`network-detach ${domid} ${devid}${opts.force ? ' force' : ''}`);
+  }
+
   async vcpuList(domid: number): Promise<VcpuInfo[]> {
     const info = this.get(domid).info;
     return Array.from({ length: info.vcpu_max_id + 1 }, (_, i) => ({
@@ -307,6 +350,22 @@ export class FakeToolstack implements Toolstack {
   }
 }
 
+/** A NIC as a connected netfront leaves it: one event channel, rings 768 + 2·devid and +1. */
+function connectedNic(domid: number, nic: NicDevice): NicInfo {
+  return {
+    backend: nicBackendPath(domid, nic.devid),
+    backendId: 0,
+    frontend: nicFrontendPath(domid, nic.devid),
+    frontendId: domid,
+    devid: nic.devid,
+    mac: nic.mac,
+    state: 4,
+    evtch: 20 + nic.devid,
+    rrefTx: 768 + 2 * nic.devid,
+    rrefRx: 769 + 2 * nic.devid,
+  };
+}
+
 /** A small PVH domain's configuration for tests; `fields` override its values. */
 export function testDomainConfig(fields: Partial<DomainConfig> = {}): DomainConfig {
   return {
@@ -326,6 +385,7 @@ export function testDomainConfig(fields: Partial<DomainConfig> = {}): DomainConf
     onCrash: 'destroy',
     onSoftReset: 'soft-reset',
     disks: [],
+    nics: [],
     ...fields,
   };
 }

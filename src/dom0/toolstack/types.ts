@@ -3,6 +3,7 @@
 // each one can be checked against the IDL; the methods are libxl's calls, made async.
 import type { DomainConfig } from './config/domain-config.js';
 import type { DiskDevice } from './disk-store.js';
+import type { NicRequest } from './nic-store.js';
 
 export type { DomainConfig, ShutdownAction } from './config/domain-config.js';
 
@@ -191,6 +192,24 @@ export interface DiskInfo {
   readonly rref: number;
 }
 
+/**
+ * libxl_nicinfo, with the MAC of the libxl_device_nic it describes: what `xl network-list`
+ * prints. -1 where the frontend has not written the node.
+ */
+export interface NicInfo {
+  readonly backend: string;
+  readonly backendId: number;
+  readonly frontend: string;
+  readonly frontendId: number;
+  readonly devid: number;
+  /** Lower-case xx:xx:xx:xx:xx:xx. */
+  readonly mac: string;
+  readonly state: number;
+  readonly evtch: number;
+  readonly rrefTx: number;
+  readonly rrefRx: number;
+}
+
 /** libxl_trigger. */
 export type Trigger = 'power' | 'sleep' | 'nmi' | 'init' | 'reset' | 's3resume';
 
@@ -273,6 +292,18 @@ export interface Toolstack {
    * `force` libxl_device_disk_destroy (the directories go at once).
    */
   removeDisk(domid: number, devid: number, opts: { force: boolean }): Promise<void>;
+  /**
+   * libxl_device_nic_add: a NIC for a domain, hot-plugged if it runs; without a devid it gets
+   * the next one. DEVICE_EXISTS if the devid is taken.
+   */
+  addNic(domid: number, nic: NicRequest): Promise<NicInfo>;
+  /** libxl_device_nic_list with libxl_device_nic_getinfo, as `xl network-list` shows them. */
+  listNics(domid: number): Promise<NicInfo[]>;
+  /**
+   * libxl_device_nic_remove (the backend closes with the frontend's consent), or with `force`
+   * libxl_device_nic_destroy (the directories go at once).
+   */
+  removeNic(domid: number, devid: number, opts: { force: boolean }): Promise<void>;
   /** Network and block counters for xentop; absent means no devices. */
   deviceStats?(domid: number): Promise<DeviceStats>;
 }

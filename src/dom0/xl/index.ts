@@ -17,6 +17,7 @@ import {
   type XlGlobals,
   type XlIo,
 } from './io.js';
+import { mainNetworkAttach, mainNetworkDetach, mainNetworkList } from './network.js';
 import { mainTop } from './top.js';
 import { mainUptime } from './uptime.js';
 import { mainVcpuList } from './vcpu.js';
@@ -53,6 +54,9 @@ const IMPLEMENTED: Readonly<Record<string, CmdImpl>> = {
   'block-attach': mainBlockAttach,
   'block-list': mainBlockList,
   'block-detach': mainBlockDetach,
+  'network-attach': mainNetworkAttach,
+  'network-list': mainNetworkList,
+  'network-detach': mainNetworkDetach,
 };
 
 const TABLE = new CommandTable(IMPLEMENTED);

@@ -13,7 +13,14 @@ function parse(
 ): { config: DomainConfig | null; report: string[] } {
   const report: string[] = [];
   const r = parseDomainConfig(
-    { source: 'guest.cfg', data: text, extra, cwd: '/srv/guests', generateUuid: () => UUID },
+    {
+      source: 'guest.cfg',
+      data: text,
+      extra,
+      cwd: '/srv/guests',
+      generateUuid: () => UUID,
+      randomBytes: () => new Uint8Array([0x80, 0x01, 0x02]),
+    },
     (l) => report.push(l),
   );
   return { config: r.ok ? r.config : null, report };
@@ -64,8 +71,24 @@ describe("Xen's examples", () => {
           discard: undefined,
         },
       ],
+      // vif = [ '' ]: libxl's defaults, and a random MAC in Xen's OUI.
+      nics: [
+        {
+          devid: 0,
+          mac: '00:16:3e:00:01:02',
+          bridge: 'xenbr0',
+          ip: undefined,
+          vifname: undefined,
+          gatewaydev: undefined,
+          rate: undefined,
+          mtu: 1500,
+          script: '/etc/xen/scripts/vif-bridge',
+          trusted: undefined,
+          colo: undefined,
+        },
+      ],
     });
-    assert.deepEqual(report, ['WARNING: ignoring "vif" option: not supported by Xenotype yet.']);
+    assert.deepEqual(report, []);
   });
 
   test('xlexample.pvlinux has no type: xl makes it pv, which Xenotype cannot run', () => {
@@ -189,6 +212,9 @@ describe("xl's parsing rules", () => {
     assert.deepEqual(parse(`${base}vcpus=0\n`).report, ['"vcpus" must be at least 1 (got 0).']);
     assert.deepEqual(parse(`${base}vcpus=129\n`).report, [
       'maxvcpus (129) is more than the 128 vCPUs a pvh guest can have.',
+    ]);
+    assert.deepEqual(parse(`${base}vif=['bridge=br1','type=ioemu']\n`).report, [
+      "Vif 1: type=ioemu is an emulated card, which only HVM guests have; a pvh guest's vif is type=vif.",
     ]);
   });
 

@@ -4,10 +4,13 @@
 // Xen makes later (or not at all) and limits of Xenotype have messages of our own, in xl's style.
 import { resolve } from 'node:path';
 import type { DiskDevice } from '../disk-store.js';
+import type { NicDevice } from '../nic-store.js';
 import { readConfigData, type XluConfig } from './cfg.js';
 import { parseConfigDisks } from './disks.js';
 import { XL_KNOWN_KEYS } from './known-keys.js';
+import { parseConfigNics } from './nics.js';
 import { generateUuid, parseUuid } from './uuid.js';
+import type { RandomBytes } from './vif-spec.js';
 
 export type DomainType = 'pv' | 'hvm' | 'pvh';
 
@@ -60,6 +63,8 @@ export interface DomainConfig {
   readonly onSoftReset: ShutdownAction;
   /** d_config.disks: the virtual disks, in the order of disk=[...]. */
   readonly disks: readonly DiskDevice[];
+  /** d_config.nics: the network interfaces, in the order of vif=[...], with their devids. */
+  readonly nics: readonly NicDevice[];
 }
 
 export interface ParseDomainOptions {
@@ -71,6 +76,8 @@ export interface ParseDomainOptions {
   /** Relative kernel and ramdisk paths are taken from here (the xl client's directory). */
   readonly cwd: string;
   readonly generateUuid?: () => string;
+  /** Where the random part of a MAC that vif=[...] does not give comes from. */
+  readonly randomBytes?: RandomBytes;
 }
 
 export type ParseDomainResult = { ok: true; config: DomainConfig } | { ok: false };
@@ -198,6 +205,8 @@ export function parseDomainConfig(
   }
   const disks = parseConfigDisks(cfg, opts.source, opts.cwd);
   if (!disks.ok) return fail(disks.error);
+  const nics = parseConfigNics(cfg, opts.source, report, opts.randomBytes);
+  if (!nics.ok) return fail(nics.error);
   warnIgnoredKeys(cfg, report);
 
   return {
@@ -219,6 +228,7 @@ export function parseDomainConfig(
       onCrash: actions.on_crash!,
       onSoftReset: actions.on_soft_reset!,
       disks: disks.disks,
+      nics: nics.nics,
     },
   };
 }
@@ -272,6 +282,8 @@ const HANDLED_KEYS = new Set([
   'kernel',
   'ramdisk',
   'disk',
+  'vif',
+  'vif2',
   'cmdline',
   'root',
   'extra',
