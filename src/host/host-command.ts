@@ -78,7 +78,10 @@ async function runForeground(paths: RunPaths, context: HostCommandContext): Prom
       idleTimeoutMs: settings.idleTimeoutMs,
       createServices: async (services) => {
         if (!settings.fakeToolstack) {
-          return startMachineServices(services, { memoryMiB: settings.memoryMiB });
+          return startMachineServices(services, {
+            memoryMiB: settings.memoryMiB,
+            uplink: settings.uplink,
+          });
         }
         // The test hook's toolstack is test code: loaded only when asked for.
         const { startFakeServices } = await import('./fake-services.js');

@@ -11,6 +11,8 @@ import { Machine } from './machine.js';
 export interface MachineSettings {
   /** Machine memory in MiB: what guests and Dom0 share. */
   readonly memoryMiB: number;
+  /** Whether network bridges get a TAP uplink to the host. */
+  readonly uplink: boolean;
 }
 
 /** Dom0's RAM in frames (16 MiB): hypercall buffers and its mapping hole's page tables. */
@@ -40,6 +42,7 @@ export async function startMachineServices(
       ramFrames: DOM0_FRAMES,
       log,
       consoleLogDir: paths.consoleLogDir,
+      uplink: settings.uplink,
     });
     await dom0.xenstored.listen(paths.xenstoredSocket);
     log(`xenstored listening on ${paths.xenstoredSocket}`);
@@ -50,6 +53,8 @@ export async function startMachineServices(
         // After a failure every hypercall would wait forever: leave it all to the exit.
         if (machineFailed || failed) return;
         await toolstack.close();
+        await dom0.netback.close();
+        await dom0.blkback.close();
         await dom0.consoled.close();
         await dom0.xenstored.close();
         await machine.stop();

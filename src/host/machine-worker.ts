@@ -15,6 +15,12 @@ import {
 } from './machine-protocol.js';
 
 const DEFAULT_CHUNK = 200_000;
+/**
+ * While Dom0 is busy (its hypercalls and events in flight), guests run in short chunks so its
+ * hypercalls are answered within a few milliseconds: a backend's I/O waits on each one.
+ */
+const BUSY_CHUNK = 10_000;
+const BUSY_MS = 20;
 /** Longest idle sleep: the loop looks at its messages at least this often anyway. */
 const MAX_IDLE_MS = 1000;
 
@@ -38,8 +44,12 @@ const hv = new Hypervisor({
 const dom0 = createControlDomain(hv, { ramFrames: options.dom0Frames });
 let upcall = false;
 hv.onExternalUpcall = (vcpu) => {
-  if (vcpu.domain === dom0) upcall = true;
+  if (vcpu.domain !== dom0) return;
+  upcall = true;
+  hv.yieldToHost();
 };
+/** Until when Dom0 counts as busy (performance.now()). */
+let busyUntil = 0;
 post({
   kind: 'ready',
   machine: hv.memory.buffer as SharedArrayBuffer,
@@ -52,6 +62,7 @@ function drain(): boolean {
   for (;;) {
     const received = receiveMessageOnPort(port!);
     if (received === undefined) return true;
+    busyUntil = performance.now() + BUSY_MS;
     const message = received.message as ToMachine;
     if (message.kind === 'stop') return false;
     const result = hv.externalHypercall(dom0, message.op, hypercallArgs(message.args));
@@ -62,6 +73,7 @@ function drain(): boolean {
 function flushUpcall(): void {
   if (!upcall) return;
   upcall = false;
+  busyUntil = performance.now() + BUSY_MS;
   post({ kind: 'upcall' });
 }
 
@@ -70,7 +82,7 @@ try {
   for (;;) {
     if (!drain()) break;
     flushUpcall();
-    const ran = hv.run(chunk);
+    const ran = hv.run(performance.now() < busyUntil ? Math.min(chunk, BUSY_CHUNK) : chunk);
     stats[STAT_INSTRUCTIONS]! += ran;
     flushUpcall();
     if (ran > 0) continue;

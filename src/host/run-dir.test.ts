@@ -54,16 +54,19 @@ test('settings from the environment', () => {
     idleTimeoutMs: DEFAULT_IDLE_TIMEOUT_SECONDS * 1000,
     memoryMiB: 2048,
     fakeToolstack: false,
+    uplink: true,
   });
   const set = hostSettings({
     XENOTYPE_IDLE_TIMEOUT: '0.5',
     XENOTYPE_MEMORY_MIB: '512',
     XENOTYPE_FAKE_TOOLSTACK: '1',
+    XENOTYPE_UPLINK: '0',
   });
-  assert.deepEqual(set, { idleTimeoutMs: 500, memoryMiB: 512, fakeToolstack: true });
+  assert.deepEqual(set, { idleTimeoutMs: 500, memoryMiB: 512, fakeToolstack: true, uplink: false });
   assert.equal(hostSettings({ XENOTYPE_IDLE_TIMEOUT: '0' }).idleTimeoutMs, 0);
   assert.throws(() => hostSettings({ XENOTYPE_IDLE_TIMEOUT: 'soon' }), SettingsError);
   assert.throws(() => hostSettings({ XENOTYPE_IDLE_TIMEOUT: '-1' }), SettingsError);
   assert.throws(() => hostSettings({ XENOTYPE_MEMORY_MIB: '8192' }), SettingsError);
   assert.throws(() => hostSettings({ XENOTYPE_MEMORY_MIB: '1.5' }), SettingsError);
+  assert.throws(() => hostSettings({ XENOTYPE_UPLINK: 'yes' }), SettingsError);
 });

@@ -10,6 +10,8 @@ export interface HostSettings {
    * the machine, so the client, the daemon and the socket can be tested in seconds.
    */
   readonly fakeToolstack: boolean;
+  /** XENOTYPE_UPLINK (default 1): 0 keeps bridges off the host (no TAP uplink). */
+  readonly uplink: boolean;
 }
 
 export const DEFAULT_IDLE_TIMEOUT_SECONDS = 300;
@@ -37,7 +39,12 @@ export function hostSettings(env: Readonly<Record<string, string | undefined>>):
       `XENOTYPE_MEMORY_MIB must be a whole number from ${MIN_MEMORY_MIB} to ${MAX_MEMORY_MIB}, not "${memory}"`,
     );
   }
+  const uplink = env.XENOTYPE_UPLINK ?? '';
+  if (uplink !== '' && uplink !== '0' && uplink !== '1') {
+    throw new SettingsError(`XENOTYPE_UPLINK must be 0 or 1, not "${uplink}"`);
+  }
   return {
+    uplink: uplink !== '0',
     idleTimeoutMs: Math.round(idleSeconds * 1000),
     memoryMiB,
     fakeToolstack: env.XENOTYPE_FAKE_TOOLSTACK === '1',

@@ -95,6 +95,7 @@ export class Hypervisor {
   readonly globalVirqs: GlobalVirqHandlers;
   /** Events are pending for a vCPU of an external domain (Dom0): its kernel should look. */
   onExternalUpcall: ((vcpu: Vcpu) => void) | undefined;
+  private hostYield = false;
   private consoleInput: number[] = [];
   private nextDomid = 1;
   private readonly virtualClock: boolean;
@@ -416,6 +417,15 @@ export class Hypervisor {
     this.setRunstate(vcpu, 1);
   }
 
+  /**
+   * Ends the running slice and `run` at once: the host has work for its own side (an event
+   * for an external Dom0), which should not wait for the rest of the chunk.
+   */
+  yieldToHost(): void {
+    this.hostYield = true;
+    this.sliceCpu?.requestStop();
+  }
+
   /** Blocks the vCPU (SCHEDOP_block, HLT) unless an event would wake it straight away. */
   block(vcpu: Vcpu): void {
     if (this.eventPending(vcpu)) return;
@@ -556,7 +566,9 @@ export class Hypervisor {
       }
       // An exit that made no progress still counts, so a storm of exits cannot spin forever.
       spent += Math.max(done, 1);
+      if (this.hostYield) break;
     }
+    this.hostYield = false;
     return spent;
   }
 
