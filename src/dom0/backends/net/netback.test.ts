@@ -16,7 +16,7 @@ import {
   XEN_NETIF_GSO_TYPE_TCPV4,
 } from '../../../abi/io/netif.js';
 import { XenbusStateConnected } from '../../../abi/io/xenbus.js';
-import { BackendRig, NetFront, settle, tcpFrame } from '../testing/frontend.js';
+import { BackendRig, NetFront, settle, tcpFrame } from '../testing/index.js';
 
 const MAC_A = '00:16:3e:00:00:0a';
 const MAC_B = '00:16:3e:00:00:0b';

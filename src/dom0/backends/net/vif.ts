@@ -220,7 +220,10 @@ export class Vif extends XenbusDevice implements BridgePort {
   }
 }
 
-/** Keeps a TCP or UDP flow on one queue: a hash of its IPv4/IPv6 addresses and ports. */
+/**
+ * Keeps a flow on one queue, so its frames stay in order: a hash of the bytes where an
+ * untagged IPv4 frame has its addresses and ports (other frames hash what is there).
+ */
 function flowHash(data: Uint8Array): number {
   let h = 0;
   for (let i = 26; i < Math.min(data.length, 38); i++) h = (h * 31 + data[i]!) >>> 0;
