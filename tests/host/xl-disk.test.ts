@@ -5,13 +5,19 @@
 // qcow2 overlay takes a guest's writes while its raw backing file stays as it was.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { atShellPrompt } from '../../src/images/initramfs/build.js';
-import { ConsoleSession, startXlHost, waitUntil, type XlHost } from './xl-harness.js';
+import {
+  ConsoleSession,
+  startXlHost,
+  waitUntil,
+  writeGuestConfig,
+  type XlHost,
+} from './xl-harness.js';
 
 const run = promisify(execFile);
 
@@ -27,18 +33,8 @@ after(async () => {
 });
 
 /** A guest config like examples/debian-pvh.cfg, with one disk. */
-async function guestConfig(name: string, disk: string): Promise<string> {
-  const example = await readFile('examples/debian-pvh.cfg', 'utf8');
-  const images = resolve('images');
-  const config = example
-    .replace(/^name\s*=.*$/m, `name = "${name}"`)
-    .replace(/"images\//g, `"${images}/`)
-    .replace(/^memory\s*=.*$/m, 'memory = 256')
-    .replace(/^cmdline\s*=.*$/m, 'cmdline = "console=hvc0 cryptomgr.notests"');
-  const path = join(work, `${name}.cfg`);
-  await writeFile(path, `${config}\ndisk = [ '${disk}' ]\n`);
-  return path;
-}
+const guestConfig = (name: string, disk: string) =>
+  writeGuestConfig(work, name, `disk = [ '${disk}' ]`);
 
 test('a raw ext4 disk, and a second one hot-plugged: the guest writes, the host reads back', {
   timeout: 15 * 60_000,

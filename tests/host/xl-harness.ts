@@ -3,7 +3,7 @@
  * directory of the test's own, Debian's xenstore-utils on the host's xenstored socket.
  */
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,10 +32,28 @@ export interface XlHost {
   close(): Promise<void>;
 }
 
-export async function startXlHost(): Promise<XlHost> {
+export interface XlHostOptions {
+  /** More of the host's environment (XENOTYPE_UPLINK …). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** A network namespace to start the host in (its TAP uplinks appear there). */
+  readonly netns?: string;
+}
+
+export async function startXlHost(options: XlHostOptions = {}): Promise<XlHost> {
   await linkDefaultImages(await ensureImages(), CHECKOUT_IMAGES);
   const runDir = await mkdtemp(join(tmpdir(), 'xenotype-run-'));
-  const env = { ...process.env, XENOTYPE_RUN_DIR: runDir, XENOTYPE_IDLE_TIMEOUT: '0' };
+  const env = {
+    ...process.env,
+    XENOTYPE_RUN_DIR: runDir,
+    XENOTYPE_IDLE_TIMEOUT: '0',
+    ...options.env,
+  };
+  if (options.netns !== undefined) {
+    // Started here, the host lives in the namespace; xl reaches it by its Unix socket.
+    await run('ip', ['netns', 'exec', options.netns, process.execPath, XENOTYPE, 'host', 'start'], {
+      env,
+    });
+  }
   return {
     runDir,
     env,
@@ -124,4 +142,26 @@ export async function waitUntil(
     if (Date.now() - started > 40 * 60_000) throw new Error(`gave up waiting:\n${describe()}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
+}
+
+/**
+ * Writes `dir`/NAME.cfg: examples/debian-pvh.cfg as a smaller guest (256 MiB, `vcpus` vCPUs,
+ * no crypto self-tests), with `extra` lines (disk=, vif=) at the end.
+ */
+export async function writeGuestConfig(
+  dir: string,
+  name: string,
+  extra: string,
+  vcpus?: number,
+): Promise<string> {
+  const example = await readFile(join(CHECKOUT, 'examples/debian-pvh.cfg'), 'utf8');
+  let config = example
+    .replace(/^name\s*=.*$/m, `name = "${name}"`)
+    .replace(/"images\//g, `"${join(CHECKOUT, 'images')}/`)
+    .replace(/^memory\s*=.*$/m, 'memory = 256')
+    .replace(/^cmdline\s*=.*$/m, 'cmdline = "console=hvc0 cryptomgr.notests"');
+  if (vcpus !== undefined) config = config.replace(/^vcpus\s*=.*$/m, `vcpus = ${vcpus}`);
+  const path = join(dir, `${name}.cfg`);
+  await writeFile(path, `${config}\n${extra}\n`);
+  return path;
 }
