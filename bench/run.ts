@@ -7,12 +7,11 @@ import { join } from 'node:path';
 import { decompress } from '../src/images/decompress/index.js';
 import { parseBzImage } from '../src/images/kernel/bzimage.js';
 import { ensureImages } from '../src/images/store.js';
+import { benchBlk } from './blk.js';
 import { benchBoot } from './boot.js';
 import { benchCpu } from './cpu.js';
-
-function report(name: string, value: number, unit: string): void {
-  console.log(`${name}: ${value.toFixed(1)} ${unit}`);
-}
+import { benchNet } from './net.js';
+import { report } from './report.js';
 
 /** The best of `runs` timings, in seconds: the least disturbed by the rest of the machine. */
 async function best(runs: number, work: () => Promise<unknown> | unknown): Promise<number> {
@@ -60,3 +59,5 @@ async function benchDecompress(): Promise<void> {
 await benchDecompress();
 benchCpu(report);
 await benchBoot(report);
+await benchBlk(report);
+await benchNet(report);
