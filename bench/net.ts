@@ -107,7 +107,7 @@ async function transfer(receiver: GuestShell, sender: GuestShell): Promise<numbe
   }
   const MBps = bytes / 1e6 / seconds;
   console.error(
-    `${sender.name} → ${receiver.name}: ${seconds.toFixed(2)} s on the host (${MBps.toFixed(1)} MB/s)`,
+    `${sender.name} → ${receiver.name}: ${seconds.toFixed(2)} s on the host (${MBps.toPrecision(3)} MB/s)`,
   );
   return MBps;
 }

@@ -92,11 +92,14 @@ export class XenotypeHost {
       connection.write(new Uint8Array(Buffer.from(text, 'latin1'))),
     );
     void (async () => {
-      for await (const bytes of connection.output) {
-        shell.receive(Buffer.from(bytes).toString('latin1'));
+      try {
+        for await (const bytes of connection.output) {
+          shell.receive(Buffer.from(bytes).toString('latin1'));
+        }
+      } finally {
+        shell.end('the console closed');
       }
-      shell.end('the console closed');
-    })();
+    })().catch(() => {});
     await this.toolstack.unpause(domid);
     return { domid, shell };
   }
