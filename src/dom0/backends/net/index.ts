@@ -83,7 +83,6 @@ export class NetBackend extends BackendDriver<Vif> {
     bridge.attach(port);
     tap.onFrame = (data) =>
       bridge.receive(port, { data, checksumBlank: false, dataValidated: false });
-    log(`netback: ${bridge.name}: uplink to the host through TAP device ${tap.name}`);
     return tap;
   }
 }

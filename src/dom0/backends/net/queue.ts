@@ -279,6 +279,7 @@ export class NetQueue {
   private async rxBatch(): Promise<boolean> {
     const { rx, kernel, domid, counters } = this.options;
     let available = rx.available();
+    /** Each frame with the requests its data goes into, and its first staging page. */
     const batch: { frame: Frame; slots: RxSlot[]; pages: number }[] = [];
     let pages = 0;
     while (this.rxQueue.length > 0) {
@@ -300,6 +301,8 @@ export class NetQueue {
       }
       const slots: RxSlot[] = [];
       for (let i = 0; i < needed; i++) {
+        // A GSO frame's second slot carries its extra info, not data.
+        if (i === 1 && frame.gso !== undefined) continue;
         const slot = rx.peekRequest(i);
         slots.push({
           id: slot.getUint16(netif_rx_request.offsets.id, true),
@@ -321,7 +324,7 @@ export class NetQueue {
         for (const { frame, slots, pages: first } of batch) {
           const data = frame.data;
           kernel.memory.write(gpa + first * XEN_PAGE_SIZE, data);
-          dataSlotsOf(frame, slots).forEach((slot, i) => {
+          slots.forEach((slot, i) => {
             segments.push({
               source: { gfn: base + first + i, offset: 0 },
               dest: { domid, ref: slot.gref, offset: 0 },
@@ -339,11 +342,11 @@ export class NetQueue {
     let refused = 0;
     for (const { frame, slots } of batch) {
       let ok = true;
-      dataSlotsOf(frame, slots).forEach((slot, i) => {
+      slots.forEach((slot, i) => {
         const length = Math.min(XEN_PAGE_SIZE, frame.data.length - i * XEN_PAGE_SIZE);
         const copied = statuses[s++] === 0;
         ok &&= copied;
-        let flags = i + 1 < Math.ceil(frame.data.length / XEN_PAGE_SIZE) ? NETRXF_more_data : 0;
+        let flags = i + 1 < slots.length ? NETRXF_more_data : 0;
         if (i === 0) {
           if (frame.checksumBlank) flags |= NETRXF_csum_blank | NETRXF_data_validated;
           else if (frame.dataValidated) flags |= NETRXF_data_validated;
@@ -408,9 +411,4 @@ export class NetQueue {
     }
     this.options.fail(error instanceof Error ? error.message : String(error));
   }
-}
-
-/** The slots holding a frame's data: all but the GSO extra slot (the second). */
-function dataSlotsOf(frame: Frame, slots: readonly RxSlot[]): RxSlot[] {
-  return frame.gso === undefined ? [...slots] : [slots[0]!, ...slots.slice(2)];
 }
