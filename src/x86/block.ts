@@ -20,8 +20,15 @@ const CACHE_SIZE = 1 << 16;
 /** A block turned into one JavaScript function: runs it all, returns instructions retired. */
 export type CompiledBlock = (cpu: Cpu, base: number) => number;
 
-/** Executions after which a block is compiled, by default. */
-const COMPILE_THRESHOLD = 32;
+/**
+ * Executions after which a block is compiled, by default. A compiled block is a new function
+ * that V8 first runs unoptimised, slower than the optimised interpreter, and compiling costs
+ * as much again: a block must be hot (a loop) to repay that. Kernel code run hundreds of times
+ * (the timer tick's path, boot-time initcalls) is faster interpreted: at 32 the Debian boot
+ * reached the Xen clocksource ~20% later, and the guest lost half as much time again in late
+ * ticks (tick handler at 1.6 MIPS instead of 3-4).
+ */
+const COMPILE_THRESHOLD = 2048;
 
 export class Block {
   constructor(
