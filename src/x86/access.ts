@@ -7,36 +7,38 @@ import type { Cpu } from './cpu.js';
 import { ExitReason } from './exit.js';
 import { RESTART } from './fault.js';
 import { P2m } from './memory.js';
-import { Access, tlbIndex, translate } from './mmu.js';
+import { Access, TlbSlot, tlbIndex, translate } from './mmu.js';
 
 /** Machine address for an access of `size` bytes, or a negative number for MMIO. */
 function slowTranslate(cpu: Cpu, lo: number, hi: number, access: Access, user: boolean): number {
   const index = translate(cpu, lo, hi, access, user);
   if (index < 0) return -1;
-  return cpu.tlbAddr[index]! + (lo & 0xfff);
+  return cpu.tlb[index + TlbSlot.Frame]! * 4096 + (lo & 0xfff);
 }
 
 /** The machine address of a readable byte range that does not cross a page, or -1 for MMIO. */
 export function readAddress(cpu: Cpu, lo: number, hi: number): number {
+  const tlb = cpu.tlb;
   const index = tlbIndex(lo, hi);
   if (
-    cpu.tlbTagLo[index] === (lo & ~0xfff) &&
-    cpu.tlbTagHi[index] === hi &&
-    cpu.tlbFlags[index]! & cpu.readMask
+    tlb[index + TlbSlot.TagLo] === (lo & ~0xfff) &&
+    tlb[index + TlbSlot.TagHi] === hi &&
+    tlb[index + TlbSlot.Flags]! & cpu.readMask
   ) {
-    return cpu.tlbAddr[index]! + (lo & 0xfff);
+    return tlb[index + TlbSlot.Frame]! * 4096 + (lo & 0xfff);
   }
   return slowTranslate(cpu, lo, hi, Access.Read, cpu.cpl === 3);
 }
 
 export function writeAddress(cpu: Cpu, lo: number, hi: number): number {
+  const tlb = cpu.tlb;
   const index = tlbIndex(lo, hi);
   if (
-    cpu.tlbTagLo[index] === (lo & ~0xfff) &&
-    cpu.tlbTagHi[index] === hi &&
-    cpu.tlbFlags[index]! & cpu.writeMask
+    tlb[index + TlbSlot.TagLo] === (lo & ~0xfff) &&
+    tlb[index + TlbSlot.TagHi] === hi &&
+    tlb[index + TlbSlot.Flags]! & cpu.writeMask
   ) {
-    return cpu.tlbAddr[index]! + (lo & 0xfff);
+    return tlb[index + TlbSlot.Frame]! * 4096 + (lo & 0xfff);
   }
   const address = slowTranslate(cpu, lo, hi, Access.Write, cpu.cpl === 3);
   if (address < 0) return address;
@@ -199,13 +201,14 @@ function mmioWrite(cpu: Cpu, size: number, value: number, valueHi: number): void
 
 /** Instruction fetch: the machine address of lo/hi for execution, or -1 (no frame). */
 export function fetchAddress(cpu: Cpu, lo: number, hi: number): number {
+  const tlb = cpu.tlb;
   const index = tlbIndex(lo, hi);
   if (
-    cpu.tlbTagLo[index] === (lo & ~0xfff) &&
-    cpu.tlbTagHi[index] === hi &&
-    cpu.tlbFlags[index]! & cpu.execMask
+    tlb[index + TlbSlot.TagLo] === (lo & ~0xfff) &&
+    tlb[index + TlbSlot.TagHi] === hi &&
+    tlb[index + TlbSlot.Flags]! & cpu.execMask
   ) {
-    return cpu.tlbAddr[index]! + (lo & 0xfff);
+    return tlb[index + TlbSlot.Frame]! * 4096 + (lo & 0xfff);
   }
   return slowTranslate(cpu, lo, hi, Access.Exec, cpu.cpl === 3);
 }

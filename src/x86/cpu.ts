@@ -12,7 +12,7 @@ import { Flag, Lazy, LazyOp, readFlags } from './flags.js';
 import { FpuState } from './fpu/state.js';
 import type { Insn } from './insn.js';
 import type { SecondStage } from './memory.js';
-import { flushTlb, TLB_SIZE } from './mmu.js';
+import { flushTlb, TLB_SIZE, TLB_SLOT_INTS } from './mmu.js';
 import { type CpuPolicy, defaultPolicy } from './policy.js';
 import { Seg } from './segments.js';
 
@@ -135,11 +135,11 @@ export class Cpu {
   readonly pdpte = new Int32Array(8);
   readonly dr = new Int32Array(16);
 
-  /** Software TLB, direct-mapped on the linear page number. */
-  readonly tlbTagLo = new Int32Array(TLB_SIZE);
-  readonly tlbTagHi = new Int32Array(TLB_SIZE);
-  readonly tlbAddr = new Float64Array(TLB_SIZE);
-  readonly tlbFlags = new Int32Array(TLB_SIZE);
+  /**
+   * Software TLB, direct-mapped on the linear page number: TLB_SIZE slots of four integers
+   * (TlbSlot), so that a lookup reads one cache line.
+   */
+  readonly tlb = new Int32Array(TLB_SIZE * TLB_SLOT_INTS);
   /** Slots filled since the last flush (global ones since the last global flush); a count
    * above TLB_SIZE means the log overflowed and a flush scans every slot. */
   readonly tlbFilled = new Int32Array(TLB_SIZE);

@@ -10,13 +10,25 @@ import { P2m } from './memory.js';
 export const TLB_SIZE = 8192;
 const TLB_MASK = TLB_SIZE - 1;
 
+/** A TLB slot's integers in `Cpu.tlb`, from the slot's index. */
+export const enum TlbSlot {
+  /** The linear page: bits 12-31, and bits 32-63. */
+  TagLo = 0,
+  TagHi = 1,
+  /** TlbBits: the accesses allowed (0: the slot is empty). */
+  Flags = 2,
+  /** The machine frame number. */
+  Frame = 3,
+}
+export const TLB_SLOT_INTS = 4;
+
 /**
- * The TLB slot of a linear page. Bits above the page number are folded in so that pages at
- * the same offset in different 2 MiB or 4 GiB regions (code, data and stack of a program,
- * the kernel's mappings) do not all land in one slot.
+ * The index in `Cpu.tlb` of a linear page's slot. Bits above the page number are folded in
+ * so that pages at the same offset in different 2 MiB or 4 GiB regions (code, data and stack
+ * of a program, the kernel's mappings) do not all land in one slot.
  */
 export function tlbIndex(lo: number, hi: number): number {
-  return ((lo >>> 12) ^ (lo >>> 21) ^ hi) & TLB_MASK;
+  return (((lo >>> 12) ^ (lo >>> 21) ^ hi) & TLB_MASK) * TLB_SLOT_INTS;
 }
 /** A tag no linear address has (bit 48 set, bit 47 clear: non-canonical). */
 const INVALID_TAG_HI = 0x00010000;
@@ -49,16 +61,15 @@ const ALL_ACCESS =
  * the slots filled since the last one (`Cpu.tlbFilled`), unless that log overflowed.
  */
 export function flushTlb(cpu: Cpu, global: boolean): void {
-  const flags = cpu.tlbFlags;
-  const tags = cpu.tlbTagHi;
+  const tlb = cpu.tlb;
   const filled = cpu.tlbFilled;
   const count = cpu.tlbFilledCount;
   let kept = 0;
   if (count >= TLB_SIZE) {
-    for (let i = 0; i < TLB_SIZE; i++) {
-      if (global || !(flags[i]! & TlbBits.Global)) {
-        tags[i] = INVALID_TAG_HI;
-        flags[i] = 0;
+    for (let i = 0; i < TLB_SIZE * TLB_SLOT_INTS; i += TLB_SLOT_INTS) {
+      if (global || !(tlb[i + TlbSlot.Flags]! & TlbBits.Global)) {
+        tlb[i + TlbSlot.TagHi] = INVALID_TAG_HI;
+        tlb[i + TlbSlot.Flags] = 0;
       } else {
         filled[kept++] = i;
       }
@@ -66,10 +77,11 @@ export function flushTlb(cpu: Cpu, global: boolean): void {
   } else {
     for (let n = 0; n < count; n++) {
       const i = filled[n]!;
-      if (global || !(flags[i]! & TlbBits.Global)) {
-        tags[i] = INVALID_TAG_HI;
-        flags[i] = 0;
-      } else if (flags[i] !== 0) {
+      const flags = tlb[i + TlbSlot.Flags]!;
+      if (global || !(flags & TlbBits.Global)) {
+        tlb[i + TlbSlot.TagHi] = INVALID_TAG_HI;
+        tlb[i + TlbSlot.Flags] = 0;
+      } else if (flags !== 0) {
         filled[kept++] = i; // a global entry stays, and stays logged
       }
     }
@@ -79,19 +91,21 @@ export function flushTlb(cpu: Cpu, global: boolean): void {
 
 /** INVLPG: drops the entry for one linear page. */
 export function flushTlbPage(cpu: Cpu, lo: number, hi: number): void {
+  const tlb = cpu.tlb;
   const index = tlbIndex(lo, hi);
-  if (cpu.tlbTagLo[index] === (lo & ~0xfff) && cpu.tlbTagHi[index] === hi) {
-    cpu.tlbTagHi[index] = INVALID_TAG_HI;
-    cpu.tlbFlags[index] = 0;
+  if (tlb[index + TlbSlot.TagLo] === (lo & ~0xfff) && tlb[index + TlbSlot.TagHi] === hi) {
+    tlb[index + TlbSlot.TagHi] = INVALID_TAG_HI;
+    tlb[index + TlbSlot.Flags] = 0;
   }
 }
 
 /** Drops every entry that can write machine frame `mfn` (it now holds decoded code). */
 export function dropWritableMappings(cpu: Cpu, mfn: number): void {
-  const address = mfn * 4096;
-  const flags = cpu.tlbFlags;
-  for (let i = 0; i < TLB_SIZE; i++) {
-    if (cpu.tlbAddr[i] === address) flags[i]! &= ~(TlbBits.WriteSup | TlbBits.WriteUser);
+  const tlb = cpu.tlb;
+  for (let i = 0; i < TLB_SIZE * TLB_SLOT_INTS; i += TLB_SLOT_INTS) {
+    if (tlb[i + TlbSlot.Frame] === mfn) {
+      tlb[i + TlbSlot.Flags]! &= ~(TlbBits.WriteSup | TlbBits.WriteUser);
+    }
   }
 }
 
@@ -151,10 +165,11 @@ export function translate(cpu: Cpu, lo: number, hi: number, access: Access, user
   if (entry & P2m.NoExecute) allowed &= ~(TlbBits.ExecSup | TlbBits.ExecUser);
   const mfn = entry & P2m.FrameMask;
   if (cpu.blocks.hasCode(mfn)) allowed &= ~(TlbBits.WriteSup | TlbBits.WriteUser);
-  cpu.tlbTagLo[index] = lo & ~0xfff;
-  cpu.tlbTagHi[index] = hi;
-  cpu.tlbAddr[index] = mfn * 4096;
-  cpu.tlbFlags[index] = allowed | (global ? TlbBits.Global : 0);
+  const tlb = cpu.tlb;
+  tlb[index + TlbSlot.TagLo] = lo & ~0xfff;
+  tlb[index + TlbSlot.TagHi] = hi;
+  tlb[index + TlbSlot.Flags] = allowed | (global ? TlbBits.Global : 0);
+  tlb[index + TlbSlot.Frame] = mfn;
   const count = cpu.tlbFilledCount;
   if (count < TLB_SIZE) cpu.tlbFilled[count] = index;
   if (count <= TLB_SIZE) cpu.tlbFilledCount = count + 1; // TLB_SIZE + 1: overflowed
