@@ -24,6 +24,7 @@ const WORKLOADS: Workload[] = [
   { name: 'memory', id: 2, iterations: 600, smallPages: false },
   { name: 'compress', id: 3, iterations: 60, smallPages: false },
   { name: 'paging', id: 4, iterations: 4_000_000, smallPages: true },
+  { name: 'cold', id: 5, iterations: 1000, smallPages: false },
 ];
 
 function build(directory: string, workload: Workload): string {

@@ -92,6 +92,35 @@ static u64 paging_loop(u64 n) {
   return sum;
 }
 
+/*
+ * 5: cold code: 4096 distinct small functions called in turn, each once a round, as a kernel
+ * runs its timer tick between other work. A round's code and data are too large to stay in
+ * an emulator's caches, and below the compile threshold every block is interpreted.
+ */
+static u64 cold_state[4096];
+#define COLD(a, b, c)                                                  \
+  static __attribute__((noipa)) u64 cold_##a##_##b##_##c(u64 x) {      \
+    u64 *slot = &cold_state[((a) * 256 + (b) * 16 + (c)) * 7 % 4096]; \
+    *slot += x ^ ((a) * 256 + (b) * 16 + (c));                         \
+    return (*slot >> 3) + (x << 1);                                    \
+  }
+#define COLD16(a, b) COLD(a, b, 0) COLD(a, b, 1) COLD(a, b, 2) COLD(a, b, 3) COLD(a, b, 4) COLD(a, b, 5) COLD(a, b, 6) COLD(a, b, 7) COLD(a, b, 8) COLD(a, b, 9) COLD(a, b, 10) COLD(a, b, 11) COLD(a, b, 12) COLD(a, b, 13) COLD(a, b, 14) COLD(a, b, 15)
+#define COLD256(a) COLD16(a, 0) COLD16(a, 1) COLD16(a, 2) COLD16(a, 3) COLD16(a, 4) COLD16(a, 5) COLD16(a, 6) COLD16(a, 7) COLD16(a, 8) COLD16(a, 9) COLD16(a, 10) COLD16(a, 11) COLD16(a, 12) COLD16(a, 13) COLD16(a, 14) COLD16(a, 15)
+COLD256(0) COLD256(1) COLD256(2) COLD256(3) COLD256(4) COLD256(5) COLD256(6) COLD256(7)
+COLD256(8) COLD256(9) COLD256(10) COLD256(11) COLD256(12) COLD256(13) COLD256(14) COLD256(15)
+#define CALL(a, b, c) x = cold_##a##_##b##_##c(x);
+#define CALL16(a, b) CALL(a, b, 0) CALL(a, b, 1) CALL(a, b, 2) CALL(a, b, 3) CALL(a, b, 4) CALL(a, b, 5) CALL(a, b, 6) CALL(a, b, 7) CALL(a, b, 8) CALL(a, b, 9) CALL(a, b, 10) CALL(a, b, 11) CALL(a, b, 12) CALL(a, b, 13) CALL(a, b, 14) CALL(a, b, 15)
+#define CALL256(a) CALL16(a, 0) CALL16(a, 1) CALL16(a, 2) CALL16(a, 3) CALL16(a, 4) CALL16(a, 5) CALL16(a, 6) CALL16(a, 7) CALL16(a, 8) CALL16(a, 9) CALL16(a, 10) CALL16(a, 11) CALL16(a, 12) CALL16(a, 13) CALL16(a, 14) CALL16(a, 15)
+
+static u64 cold_loop(u64 rounds) {
+  u64 x = 1;
+  for (u64 r = 0; r < rounds; r++) {
+    CALL256(0) CALL256(1) CALL256(2) CALL256(3) CALL256(4) CALL256(5) CALL256(6) CALL256(7)
+    CALL256(8) CALL256(9) CALL256(10) CALL256(11) CALL256(12) CALL256(13) CALL256(14) CALL256(15)
+  }
+  return x;
+}
+
 static u64 run(void) {
 #if WORKLOAD == 1
   return integer_loop(ITERATIONS);
@@ -99,6 +128,8 @@ static u64 run(void) {
   return memory_loop(ITERATIONS);
 #elif WORKLOAD == 3
   return compress_loop(ITERATIONS);
+#elif WORKLOAD == 5
+  return cold_loop(ITERATIONS);
 #else
   return paging_loop(ITERATIONS);
 #endif

@@ -79,19 +79,6 @@ const hostNs = (): number => Number(process.hrtime.bigint());
 const MAX_IDLE_JUMP_NS = 60e9;
 /** The shortest slice: a timer already due (or nearly) still lets the guest make progress. */
 const MIN_SLICE_INSTRUCTIONS = 1000;
-/**
- * With the host clock, a slice cut for a timer looks at the clock every this many
- * instructions: its length is estimated from the average speed, and cold kernel code (the
- * tick handler itself) runs at a third of it, so the timer would fire milliseconds late. A
- * Linux guest counting jiffies loses every late microsecond of every tick.
- */
-const CLOCK_CHECK_INSTRUCTIONS = 700;
-/**
- * With the host clock, a slice lasts at most this long (ns). Guest vCPUs stand for CPUs
- * that run side by side: one woken by its timer must not hold the host thread for
- * milliseconds while another is midway through its own tick.
- */
-const SLICE_QUANTUM_NS = 500_000;
 
 export class Hypervisor {
   readonly memory: MachineMemory;
@@ -511,11 +498,6 @@ export class Hypervisor {
     updateVcpuTime(view, this.time, vcpu);
     const start = cpu.instret;
     let end = start + budget;
-    // With the host clock, the slice also watches the clock, for the next timer and its quantum.
-    const quantumEnd = this.virtualClock ? 0 : this.time.now() + SLICE_QUANTUM_NS;
-    let deadline = this.virtualClock
-      ? undefined
-      : Math.min(this.nextDeadline() ?? quantumEnd, quantumEnd);
     let stalls = 0;
     this.sliceCpu = cpu;
     // Exits the hypervisor answers at once (port I/O, MMIO, MSRs, most hypercalls) do not end
@@ -526,25 +508,17 @@ export class Hypervisor {
       const before = cpu.instret;
       this.running = cpu;
       this.runningSince = before;
-      const exit = cpu.run(
-        deadline === undefined ? end - before : Math.min(end - before, CLOCK_CHECK_INSTRUCTIONS),
-      );
+      const exit = cpu.run(end - before);
       this.running = undefined;
       this.virtualNs += cpu.instret - before;
       storeCr8(vcpu.vlapic, cpu);
       const reason = exit.reason;
-      if (reason === ExitReason.Budget) {
-        if (cpu.instret >= end || (deadline !== undefined && this.time.now() >= deadline)) break;
-        continue;
-      }
-      if (reason === ExitReason.Stopped) break;
+      if (reason === ExitReason.Budget || reason === ExitReason.Stopped) break;
       handleExit(this, vcpu, exit);
       if (reason === ExitReason.Halt || reason === ExitReason.Shutdown) break;
       if (!vcpu.runnable || cpu.stopRequested) break;
       // The exit may have armed a timer (the guest's next tick): the slice ends when it falls due.
-      const next = this.nextDeadline();
-      end = Math.min(end, cpu.instret + this.instructionsUntil(next));
-      if (!this.virtualClock) deadline = Math.min(next ?? quantumEnd, quantumEnd);
+      end = Math.min(end, cpu.instret + this.instructionsUntil(this.nextDeadline()));
       if (cpu.instret >= end) break;
       // An instruction may exit once before it completes (an MMIO read); twice without
       // progress, something else must run.
