@@ -4,7 +4,6 @@
 // write our store; `poweroff` inside ends the domain and `xl create -c` returns.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { atShellPrompt } from '../../src/images/initramfs/build.js';
 import { ConsoleSession, startXlHost, type XlHost } from './xl-harness.js';
 
 let host: XlHost;
@@ -22,7 +21,7 @@ test('xl create -c boots Debian to a shell; poweroff ends it', async (t) => {
   // boot, many times slower than a real one, takes fewer ticks than real time passes.
   await session.waitFor((text) => text.includes('clocksource: Switched to clocksource xen'));
   const jiffiesPhase = Date.now() / 1000 - created;
-  await session.waitFor(atShellPrompt);
+  await session.reachShell();
   const boot = session.output;
   assert.match(boot, /Parsing config from examples\/debian-pvh\.cfg/);
   assert.match(boot, /Linux version 6\.1\.\d+/, 'the first kernel message is on the console');

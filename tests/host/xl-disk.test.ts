@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { atShellPrompt } from '../../src/images/initramfs/build.js';
 import {
   ConsoleSession,
   startXlHost,
@@ -43,7 +42,7 @@ test('a raw ext4 disk, and a second one hot-plugged: the guest writes, the host 
   await run('mke2fs', ['-q', '-t', 'ext4', '-F', image, '64M']);
   const config = await guestConfig('disky', `${image},raw,xvda,rw`);
   const session = new ConsoleSession(host, ['create', '-c', config]);
-  await session.waitFor(atShellPrompt);
+  await session.reachShell();
   assert.doesNotMatch(session.output, /Kernel panic|BUG:|Oops/);
 
   const ls = await host.xenstore('xenstore-ls', '/local/domain/0/backend/vbd/1/51712');
@@ -113,7 +112,7 @@ test('a qcow2 disk over a raw backing file: the writes land in the overlay', {
   await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', base, '-F', 'raw', overlay]);
   const config = await guestConfig('cowy', `${overlay},qcow2,xvda,rw`);
   const session = new ConsoleSession(host, ['create', '-c', config]);
-  await session.waitFor(atShellPrompt);
+  await session.reachShell();
   const ls = await host.xenstore('xenstore-ls', '/local/domain/0/backend/qdisk');
   assert.match(ls, /params = "qcow2:/);
   await session.command('mkdir -p /mnt && mount -t ext4 /dev/xvda /mnt && echo mounted');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CHECKOUT_IMAGES } from '../../src/images/cli.js';
-import { SHELL_PROMPT } from '../../src/images/initramfs/build.js';
+import { atShellPrompt, SHELL_PROMPT } from '../../src/images/initramfs/build.js';
 import { ensureImages, linkDefaultImages } from '../../src/images/store.js';
 
 const run = promisify(execFile);
@@ -119,6 +119,16 @@ export class ConsoleSession {
       () => test(this.output.slice(from)),
       () => this.output.slice(-3000),
     );
+  }
+
+  /**
+   * Waits for the guest's shell, then turns the kernel's console messages down to emergencies
+   * (`dmesg -n 1`): a late one ("random: crng init done") would otherwise land inside a
+   * command's output. Panics and "reboot: Power down" are emergencies and still show.
+   */
+  async reachShell(): Promise<void> {
+    await this.waitFor(atShellPrompt);
+    await this.command('dmesg -n 1');
   }
 
   /** Types a command and resolves with what it printed, once the next prompt shows. */

@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { atShellPrompt } from '../../src/images/initramfs/build.js';
 import {
   ConsoleSession,
   startXlHost,
@@ -36,7 +35,7 @@ const guestConfig = (name: string, extra: string) => writeGuestConfig(work, name
 /** Boots a guest to its shell and gives its eth0 `address`. */
 async function bootWithAddress(host: XlHost, config: string, address: string) {
   const session = new ConsoleSession(host, ['create', '-c', config]);
-  await session.waitFor(atShellPrompt);
+  await session.reachShell();
   await waitUntil(
     async () => /eth0/.test(await session.command('ls /sys/class/net')),
     () => session.output.slice(-2000),
