@@ -17,8 +17,13 @@ import { OpFlag } from './table.js';
 const MAX_BLOCK_INSNS = 64;
 const CACHE_SIZE = 1 << 16;
 
-/** A block turned into one JavaScript function: runs it all, returns instructions retired. */
-export type CompiledBlock = (cpu: Cpu, base: number) => number;
+/**
+ * A block turned into one JavaScript function: runs it, and returns how many of its
+ * instructions the last pass retired. A block with a Jcc back to its own start (a tight
+ * loop) goes round inside the function, within `budget` instructions in all, and adds each
+ * earlier pass to `cpu.instret` as it goes: the run loop's dispatch is not paid per pass.
+ */
+export type CompiledBlock = (cpu: Cpu, base: number, budget: number) => number;
 
 /**
  * Executions after which a block is compiled, by default. A compiled block is a new function
@@ -62,11 +67,28 @@ export class Block {
  * interpreter's own handlers.
  */
 function compileBlock(insns: Insn[]): CompiledBlock {
+  const count = insns.length;
   const names: string[] = ['cond', 'jrel'];
   const values: unknown[] = [condition, jumpRelative];
   const lines: string[] = ['const g = cpu.gpr, lz = cpu.lazy;'];
+  const loops = insns.some(jumpsToStart);
+  if (loops) lines.push('let passes = 0;', 'for (;;) {');
   insns.forEach((insn, index) => {
-    const last = index === insns.length - 1;
+    const last = index === count - 1;
+    if (loops && jumpsToStart(insn)) {
+      // Taken: round again if a whole block more fits the budget and nothing asked the CPU
+      // to stop (an exit, a store into this code); else out, at the block's start.
+      const pass = index + 1;
+      lines.push(
+        `if (cond(cpu, ${insn.op & 0xf})) {`,
+        `if (passes + ${pass + count} > budget || cpu.stop) { cpu.ripLo = base; return ${pass}; }`,
+        `passes += ${pass}; cpu.instret += ${pass}; continue;`,
+        '}',
+      );
+      if (last)
+        lines.push(`cpu.ripLo = (base + ${insn.offset + insn.len}) | 0;`, `return ${pass};`);
+      return;
+    }
     // A branch inside a block is a JMP the block follows (nothing to do), a Jcc whose
     // not-taken path the block goes on with, or a CALL the block follows (its handler runs).
     if (insn.branch && !last && insn.op !== 0xe8) {
@@ -92,11 +114,18 @@ function compileBlock(insns: Insn[]): CompiledBlock {
     if (last) lines.push(`return ${index + 1};`);
     else if (!insn.registerOnly) lines.push(`if (cpu.stop) return ${index + 1};`);
   });
+  if (loops) lines.push('}');
   const factory = new Function(
     ...names,
-    `return function block(cpu, base) {\n${lines.join('\n')}\n};`,
+    `return function block(cpu, base, budget) {\n${lines.join('\n')}\n};`,
   );
   return factory(...values) as CompiledBlock;
+}
+
+/** Whether the instruction is a 64-bit Jcc back to the start of its block (a loop). */
+function jumpsToStart(insn: Insn): boolean {
+  const jcc = (insn.op >= 0x70 && insn.op <= 0x7f) || (insn.op >= 0x0f80 && insn.op <= 0x0f8f);
+  return jcc && insn.opsize === 64 && ((insn.offset + insn.len + insn.immLo) | 0) === 0;
 }
 
 /** Reads instruction bytes from machine memory, crossing into the next page through the MMU. */

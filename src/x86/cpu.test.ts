@@ -14,8 +14,8 @@ const HANDLERS = 0x9000;
 const RECORD = 0xa000;
 
 /** A 64-bit machine whose IDT sends every vector to a handler that stores the vector at RECORD and halts. */
-function machineWithIdt(code: number[]): TestMachine {
-  const machine = new TestMachine();
+function machineWithIdt(code: number[], compileThreshold?: number): TestMachine {
+  const machine = new TestMachine(4096, compileThreshold);
   machine.map(CODE, 0x2000);
   machine.map(IDT, 0x3000);
   machine.write(CODE, new Uint8Array(code));
@@ -178,5 +178,75 @@ describe('arbitrary bytes', () => {
       outcomes.set(exit.reason, (outcomes.get(exit.reason) ?? 0) + 1);
     }
     assert.ok(outcomes.size > 0);
+  });
+});
+
+// A compiled block that ends in a Jcc back to its own start goes round inside its function:
+// each loop runs once compiled from its first pass and once interpreted, and must end alike.
+describe('compiled loops', () => {
+  /** Runs `code` to its exit in runs of `budget`, compiled and interpreted; returns both. */
+  function bothTiers(code: number[], budget: number, setUp?: (machine: TestMachine) => void) {
+    return [1, 1e9].map((threshold) => {
+      const machine = machineWithIdt(code, threshold);
+      setUp?.(machine);
+      let exit = machine.cpu.run(budget);
+      let runs = 1;
+      while (exit.reason === ExitReason.Budget) {
+        exit = machine.cpu.run(budget);
+        runs++;
+      }
+      const cpu = machine.cpu;
+      return { reason: exit.reason, instret: cpu.instret, gpr: [...cpu.gpr], rip: cpu.ripLo, runs };
+    });
+  }
+
+  // mov ecx, 1000; xor eax, eax; l: add eax, ecx; dec ecx; jnz l; vmcall
+  const SUM = [0xb9, 0xe8, 0x03, 0, 0, 0x31, 0xc0, 0x01, 0xc8, 0xff, 0xc9, 0x75, 0xfa];
+  const VMCALL = [0x0f, 0x01, 0xc1];
+
+  test('a counting loop retires every pass and leaves by the not-taken branch', () => {
+    const [compiled, interpreted] = bothTiers([...SUM, ...VMCALL], 1e6);
+    assert.equal(compiled!.reason, ExitReason.Hypercall);
+    assert.equal(compiled!.gpr[0], 500500);
+    assert.equal(compiled!.instret, 2 + 3 * 1000 + 1);
+    assert.deepEqual(compiled, interpreted);
+  });
+
+  test('the budget stops a loop between passes, and it goes on from there', () => {
+    for (const budget of [1, 2, 3, 5, 7, 100]) {
+      const [compiled, interpreted] = bothTiers([...SUM, ...VMCALL], budget);
+      assert.equal(compiled!.gpr[0], 500500, `budget ${budget}`);
+      assert.deepEqual(compiled, interpreted, `budget ${budget}`);
+    }
+  });
+
+  test('a fault in a later pass is taken at the faulting instruction, earlier passes counted', () => {
+    // mov ecx, 5; l: mov eax, 100; xor edx, edx; div ecx; dec ecx; jns l (#DE once ECX is 0)
+    const code = [0xb9, 5, 0, 0, 0, 0xb8, 100, 0, 0, 0, 0x31, 0xd2, 0xf7, 0xf1, 0xff, 0xc9];
+    code.push(0x79, 0xf3);
+    const [compiled, interpreted] = bothTiers(code, 1e6);
+    assert.equal(compiled!.reason, ExitReason.Halt);
+    assert.deepEqual(compiled, interpreted);
+  });
+
+  test('an MMIO read in a later pass exits at that load, earlier passes counted', () => {
+    // mov rsi, CODE + 0x1000; l: movzx eax, byte [rsi]; inc rsi; test eax, eax; jns l
+    // (a zero-extended byte never sets SF: the loop walks on into unbacked memory)
+    const code = [0x48, 0xbe, ...le32(CODE + 0x1000), 0, 0, 0, 0];
+    code.push(0x0f, 0xb6, 0x06, 0x48, 0xff, 0xc6, 0x85, 0xc0, 0x79, 0xf6);
+    const [compiled, interpreted] = bothTiers(code, 1e6);
+    assert.equal(compiled!.reason, ExitReason.Mmio);
+    assert.equal(compiled!.gpr[12], CODE + 0x2000, 'RSI at the first unbacked byte');
+    assert.deepEqual(compiled, interpreted);
+  });
+
+  test('a loop that rewrites its own code runs the new bytes in the next pass', () => {
+    // mov ecx, 10; xor eax, eax; l: add eax, 1; mov byte [rip - 8], 2 (the imm8 above);
+    // dec ecx; jnz l; vmcall. Pass one adds 1, every later pass 2.
+    const code = [0xb9, 10, 0, 0, 0, 0x31, 0xc0];
+    code.push(0x83, 0xc0, 0x01, 0xc6, 0x05, 0xf8, 0xff, 0xff, 0xff, 0x02, 0xff, 0xc9, 0x75, 0xf2);
+    const [compiled, interpreted] = bothTiers([...code, ...VMCALL], 1e6);
+    assert.equal(compiled!.gpr[0], 1 + 2 * 9);
+    assert.deepEqual(compiled, interpreted);
   });
 });

@@ -366,7 +366,7 @@ export class Cpu {
         if (block.compiled === undefined) block.heat(this.blocks.compileThreshold);
         if (block.compiled !== undefined && !shadow && !singleStep && insns.length <= remaining) {
           compiledBlock = block;
-          done = block.compiled(this, base);
+          done = block.compiled(this, base, remaining);
           insn = insns[done - 1]!;
         } else {
           const limit =
@@ -392,8 +392,8 @@ export class Cpu {
         if (singleStep) this.singleStepTrap(insn);
       } catch (error) {
         this.runningBlock = undefined;
-        // A compiled block does not count as it goes: the faulting instruction's RIP says
-        // how far it got.
+        // A compiled block counts only its earlier passes as it goes: the faulting
+        // instruction's RIP says how far the last one got.
         if (compiledBlock !== undefined) done = compiledBlock.indexAt((this.ripLo - blockBase) | 0);
         this.instret += done;
         if (error instanceof Fault) {

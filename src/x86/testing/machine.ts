@@ -35,8 +35,8 @@ const GDT_ENTRIES: readonly [number, number][] = [
  * XENOTYPE_JIT_THRESHOLD=1 runs every block compiled from its first execution, so the
  * differential suites check the compiled tier as well as the interpreter.
  */
-export function testBlockCache(): BlockCache {
-  const threshold = process.env.XENOTYPE_JIT_THRESHOLD;
+export function testBlockCache(compileThreshold?: number): BlockCache {
+  const threshold = compileThreshold ?? process.env.XENOTYPE_JIT_THRESHOLD;
   return new BlockCache(threshold ? { compileThreshold: Number(threshold) } : {});
 }
 
@@ -46,13 +46,17 @@ export class TestMachine {
   readonly cpu: Cpu;
   private nextFrame = 0;
 
-  /** `frames`: machine frames available; guest-physical space spans 4 GiB. */
-  constructor(frames = 4096) {
+  /**
+   * `frames`: machine frames available; guest-physical space spans 4 GiB.
+   * `compileThreshold`: executions before a block is compiled (by default as the
+   * environment says).
+   */
+  constructor(frames = 4096, compileThreshold?: number) {
     this.memory = MachineMemory.allocate(frames * 4096);
     this.p2m = new Int32Array(1 << 20).fill(P2m.None);
     this.cpu = new Cpu({
       secondStage: new SecondStage(this.memory, this.p2m),
-      blocks: testBlockCache(),
+      blocks: testBlockCache(compileThreshold),
     });
     this.map(0, 0x8000); // page tables and GDT
   }
