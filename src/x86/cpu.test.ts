@@ -181,14 +181,13 @@ describe('arbitrary bytes', () => {
   });
 });
 
-// A compiled block that ends in a Jcc back to its own start goes round inside its function:
+// A compiled block with a Jcc back to its own start goes round inside its function:
 // each loop runs once compiled from its first pass and once interpreted, and must end alike.
 describe('compiled loops', () => {
   /** Runs `code` to its exit in runs of `budget`, compiled and interpreted; returns both. */
-  function bothTiers(code: number[], budget: number, setUp?: (machine: TestMachine) => void) {
+  function bothTiers(code: number[], budget: number) {
     return [1, 1e9].map((threshold) => {
       const machine = machineWithIdt(code, threshold);
-      setUp?.(machine);
       let exit = machine.cpu.run(budget);
       let runs = 1;
       while (exit.reason === ExitReason.Budget) {
