@@ -2,7 +2,7 @@
 // code, and robustness against arbitrary bytes.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Cr4 } from './cpu.js';
+import { Cr4, PAUSE_LOOP_WINDOW } from './cpu.js';
 import { ExitReason } from './exit.js';
 import { Flag } from './flags.js';
 import { fuzzScale, fuzzSeeded } from './testing/fuzz.js';
@@ -248,4 +248,43 @@ describe('compiled loops', () => {
     assert.equal(compiled!.gpr[0], 1 + 2 * 9);
     assert.deepEqual(compiled, interpreted);
   });
+});
+
+// VMX's PAUSE-loop exiting, counted in instructions: the hypervisor lets a vCPU that spins on a
+// lock held by one it is not running give way to it.
+describe('PAUSE-loop exiting', () => {
+  // l: pause; jmp l
+  const SPIN = [0xf3, 0x90, 0xeb, 0xfc];
+
+  for (const threshold of [1, 1e9]) {
+    const tier = threshold === 1 ? 'compiled' : 'interpreted';
+
+    test(`a spin loop exits after the window, past its PAUSE (${tier})`, () => {
+      const machine = machineWithIdt(SPIN, threshold);
+      const cpu = machine.cpu;
+      cpu.pauseLoopExiting = true;
+      for (let round = 0; round < 3; round++) {
+        const before = cpu.instret;
+        const exit = cpu.run(1e6);
+        assert.equal(exit.reason, ExitReason.PauseLoop);
+        assert.equal(cpu.ripLo, CODE + 2, 'RIP at the JMP after the PAUSE');
+        const spun = cpu.instret - before;
+        // Each round spins a whole window again before it exits.
+        assert.ok(spun > PAUSE_LOOP_WINDOW && spun <= PAUSE_LOOP_WINDOW + 4, `${spun}`);
+      }
+    });
+
+    test(`without PAUSE-loop exiting the loop spins on (${tier})`, () => {
+      const machine = machineWithIdt(SPIN, threshold);
+      assert.equal(machine.cpu.run(100_000).reason, ExitReason.Budget);
+    });
+
+    test(`PAUSEs far apart are not a spin loop (${tier})`, () => {
+      // l: pause; mov ecx, 100; m: dec ecx; jnz m; jmp l (201 instructions between PAUSEs)
+      const code = [0xf3, 0x90, 0xb9, 100, 0, 0, 0, 0xff, 0xc9, 0x75, 0xfc, 0xeb, 0xf3];
+      const machine = machineWithIdt(code, threshold);
+      machine.cpu.pauseLoopExiting = true;
+      assert.equal(machine.cpu.run(100_000).reason, ExitReason.Budget);
+    });
+  }
 });

@@ -25,6 +25,11 @@ export const enum ExitReason {
   InterruptWindow = 9,
   /** `Cpu.requestStop` was called (from a device or the hypervisor). */
   Stopped = 10,
+  /**
+   * PAUSE in a spin loop that went on past the window (with `Cpu.pauseLoopExiting` on, as
+   * VMX's PAUSE-loop exiting): the vCPU waits for another one. RIP is past the PAUSE.
+   */
+  PauseLoop = 11,
 }
 
 /** Details of the last exit; one object per CPU, rewritten at every exit. */

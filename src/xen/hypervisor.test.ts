@@ -170,3 +170,18 @@ test('a halt with interrupts on only blocks the vCPU', () => {
   assert.equal(domain.state, DomainState.Running);
   assert.equal(domain.vcpus[0]!.blocked, true);
 });
+
+test('a vCPU spinning on PAUSE gives way to the others (PAUSE-loop exiting)', () => {
+  const hv = new Hypervisor({ memoryBytes: 64 << 20, clock: 'virtual' });
+  const spinner = hv.createDomain({ maxVcpus: 1, maxPages: 8192 });
+  const worker = hv.createDomain({ maxVcpus: 1, maxPages: 8192 });
+  prepareGuest(hv, spinner, assemble('1: pause\n jmp 1b', 64, { origin: GUEST_CODE }));
+  prepareGuest(hv, worker, assemble('1: inc %rax\n jmp 1b', 64, { origin: GUEST_CODE }));
+  hv.unpause(spinner);
+  hv.unpause(worker);
+  hv.run(4_000_000);
+  const spun = spinner.vcpus[0]!.cpu.instret;
+  const worked = worker.vcpus[0]!.cpu.instret;
+  // Without PAUSE-loop exiting each would have had half the time, slice by slice.
+  assert.ok(spun > 0 && worked > 50 * spun, `spinner ${spun}, worker ${worked}`);
+});

@@ -159,6 +159,8 @@ export class Hypervisor {
         id: n,
       });
       cpu.clock = this.time.clock;
+      // vCPUs take turns on one thread: one spinning on a lock waits for one not running.
+      cpu.pauseLoopExiting = true;
       // An external kernel is a 64-bit kernel whose pointers are guest-physical: the vCPU
       // reads as 64-bit to the hypercall handlers, with paging off.
       if (config.external) cpu.codeSize = 64;

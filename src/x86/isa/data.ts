@@ -94,7 +94,11 @@ const xchgEG =
 const xchgAcc =
   (size: number): Handler =>
   (cpu, i) => {
-    if (i.reg === 0) return; // 90 is NOP, even in 64-bit mode where XCHG EAX,EAX would zero-extend
+    if (i.reg === 0) {
+      // 90 is NOP, even in 64-bit mode where XCHG EAX,EAX would zero-extend; F3 90 is PAUSE.
+      if (i.rep === 1) cpu.pause();
+      return;
+    }
     const a = getRegSized(cpu, 0, size);
     const aHi = cpu.hi;
     const b = getRegSized(cpu, i.reg, size);

@@ -60,6 +60,10 @@ export function handleExit(hv: Hypervisor, vcpu: Vcpu, exit: ExitInfo): void {
     case ExitReason.Msr:
       handleMsr(hv, vcpu, exit);
       return;
+    case ExitReason.PauseLoop:
+      // A vCPU spinning on a lock or a flag waits for another: let that one run.
+      hv.scheduler.yield(vcpu);
+      return;
     default:
       return;
   }
