@@ -288,3 +288,69 @@ describe('PAUSE-loop exiting', () => {
     });
   }
 });
+
+// This CPU speculates nothing: it says so in IA32_ARCH_CAPABILITIES, and its speculation
+// controls hold their values and do nothing.
+describe('speculation controls', () => {
+  const VMCALL = [0x0f, 0x01, 0xc1];
+  const movEcx = (value: number) => [0xb9, ...le32(value)];
+  const movEax = (value: number) => [0xb8, ...le32(value)];
+  const XOR_EDX = [0x31, 0xd2];
+  const RDMSR = [0x0f, 0x32];
+  const WRMSR = [0x0f, 0x30];
+
+  function run(code: number[]) {
+    const machine = machineWithIdt([...code, ...VMCALL]);
+    const exit = machine.cpu.run(1000);
+    const gpr = machine.cpu.gpr;
+    return {
+      reason: exit.reason,
+      eax: gpr[0]! >>> 0,
+      edx: gpr[4]! >>> 0,
+      vector: recorded(machine),
+    };
+  }
+
+  test('CPUID leaf 7 offers IBRS/IBPB, STIBP, ARCH_CAPABILITIES and BHI_CTRL', () => {
+    // mov eax, 7; xor ecx, ecx; cpuid
+    const leaf = run([...movEax(7), 0x31, 0xc9, 0x0f, 0xa2]);
+    assert.equal(leaf.eax, 2, 'subleaves up to 2');
+    assert.equal(leaf.edx, (1 << 26) | (1 << 27) | (1 << 29));
+    const sub2 = run([...movEax(7), ...movEcx(2), 0x0f, 0xa2]);
+    assert.equal(sub2.edx, 1 << 4);
+  });
+
+  test('IA32_ARCH_CAPABILITIES says not affected, and is read-only', () => {
+    const caps = run([...movEcx(0x10a), ...RDMSR]);
+    assert.equal(caps.reason, ExitReason.Hypercall);
+    for (const bit of [0, 1, 4, 5, 6, 8, 13, 14, 15, 20, 24, 26, 27]) {
+      assert.ok(caps.eax & (1 << bit), `bit ${bit}`);
+    }
+    assert.equal(caps.eax & (1 << 2), 0, 'not RSBA');
+    assert.equal(caps.edx, 1 << 30, 'ITS_NO (bit 62)');
+    const write = run([...movEcx(0x10a), ...movEax(0), ...XOR_EDX, ...WRMSR]);
+    assert.equal(write.vector, 13);
+  });
+
+  test('SPEC_CTRL keeps IBRS, STIBP and BHI_DIS_S, and refuses other bits', () => {
+    const kept = run([
+      ...movEcx(0x48),
+      ...movEax(0x403),
+      ...XOR_EDX,
+      ...WRMSR,
+      0x31,
+      0xc0,
+      ...RDMSR,
+    ]);
+    assert.equal(kept.reason, ExitReason.Hypercall);
+    assert.equal(kept.eax, 0x403);
+    const ssbd = run([...movEcx(0x48), ...movEax(4), ...XOR_EDX, ...WRMSR]);
+    assert.equal(ssbd.vector, 13, 'SSBD is not offered');
+  });
+
+  test('PRED_CMD takes an IBPB and cannot be read', () => {
+    const ibpb = run([...movEcx(0x49), ...movEax(1), ...XOR_EDX, ...WRMSR]);
+    assert.equal(ibpb.reason, ExitReason.Hypercall);
+    assert.equal(run([...movEcx(0x49), ...RDMSR]).vector, 13);
+  });
+});

@@ -45,6 +45,10 @@ export const LEAF1_EDX =
   (1 << 26);
 /** Leaf 1 ECX: SSE3 SSSE3 CX16 POPCNT, and "running under a hypervisor". */
 export const LEAF1_ECX = (1 << 0) | (1 << 9) | (1 << 13) | (1 << 23) | (1 << 31);
+/** Leaf 7 subleaf 0 EDX: IBRS/IBPB, STIBP, ARCH_CAPABILITIES. */
+export const LEAF7_EDX = (1 << 26) | (1 << 27) | (1 << 29);
+/** Leaf 7 subleaf 2 EDX: BHI_CTRL (SPEC_CTRL.BHI_DIS_S). */
+export const LEAF7_2_EDX = 1 << 4;
 /** Leaf 0x80000001 EDX: SYSCALL NX 1GB-pages RDTSCP LM. */
 export const EXT1_EDX = (1 << 11) | (1 << 20) | (1 << 26) | (1 << 27) | (1 << 29);
 /** Leaf 0x80000001 ECX: LAHF/SAHF in 64-bit mode, LZCNT (ABM). */
@@ -82,7 +86,15 @@ export function defaultPolicy(): CpuPolicy {
           r.edx = LEAF1_EDX;
           break;
         case 7:
-          break; // no structured extended features (no SMEP/SMAP/FSGSBASE/AVX2 …)
+          // No structured extended features (no SMEP/SMAP/FSGSBASE/AVX2 …) but the
+          // speculation controls: IBRS and IBPB, STIBP, IA32_ARCH_CAPABILITIES; BHI_CTRL.
+          if (subleaf === 0) {
+            r.eax = 2; // the last subleaf
+            r.edx = LEAF7_EDX;
+          } else if (subleaf === 2) {
+            r.edx = LEAF7_2_EDX;
+          }
+          break;
         case 0xd:
           break; // no XSAVE
         case 0x80000000:
@@ -108,7 +120,6 @@ export function defaultPolicy(): CpuPolicy {
           r.eax = (48 << 8) | 40; // 48-bit linear, 40-bit physical addresses
           break;
       }
-      void subleaf;
       return r;
     },
     msrExits: () => false,

@@ -63,6 +63,14 @@ test('xl create -c boots Debian to a shell; poweroff ends it', async (t) => {
     `${behind} s behind (${jiffiesPhase} s on jiffies)`,
   );
   assert.equal((await session.command('cat /sys/hypervisor/type')).trim(), 'xen');
+  // The CPU speculates nothing and says so (IA32_ARCH_CAPABILITIES): no page-table isolation,
+  // and the Spectre v2 and BHI mitigations that set SPEC_CTRL once, not retpolines and loops.
+  const vulnerabilities = '/sys/devices/system/cpu/vulnerabilities';
+  assert.equal((await session.command(`cat ${vulnerabilities}/meltdown`)).trim(), 'Not affected');
+  assert.match(
+    await session.command(`cat ${vulnerabilities}/spectre_v2`),
+    /^Mitigation: Enhanced .*IBRS.*BHI: BHI_DIS_S/,
+  );
   assert.match(await session.command('ls /sys/bus/xen/drivers'), /console/);
 
   // Debian's xenstore-utils on our store: the libxl layout, and what the guest's xenbus wrote.

@@ -17,6 +17,9 @@ import { requireCpl0 } from './privilege.js';
 export const enum Msr {
   TSC = 0x10,
   APIC_BASE = 0x1b,
+  SPEC_CTRL = 0x48,
+  PRED_CMD = 0x49,
+  ARCH_CAPABILITIES = 0x10a,
   SYSENTER_CS = 0x174,
   SYSENTER_ESP = 0x175,
   SYSENTER_EIP = 0x176,
@@ -33,6 +36,32 @@ export const enum Msr {
   TSC_AUX = 0xc0000103,
 }
 
+/**
+ * IA32_ARCH_CAPABILITIES. This CPU executes nothing speculatively, so it has none of the
+ * speculative-execution and buffer-sampling flaws; saying so spares a guest kernel the
+ * mitigations (page-table isolation, retpolines, return thunks, buffer clearing on every return
+ * to user mode), which cost an interpreter far more than they cost hardware. Linux still
+ * picks a Spectre v2 and a BHI mitigation; enhanced IBRS (IBRS_ALL) and BHI_CTRL let it pick
+ * ones that set SPEC_CTRL bits once instead of retpolines and a loop on every system call.
+ */
+const ARCH_CAPABILITIES_LO =
+  (1 << 0) | // RDCL_NO: no Meltdown, no L1TF
+  (1 << 1) | // IBRS_ALL
+  (1 << 4) | // SSB_NO
+  (1 << 5) | // MDS_NO
+  (1 << 6) | // PSCHANGE_MC_NO: no iTLB multihit
+  (1 << 8) | // TAA_NO
+  (1 << 13) | // SBDR_SSDP_NO, FBSDP_NO, PSDP_NO: no MMIO stale data
+  (1 << 14) |
+  (1 << 15) |
+  (1 << 20) | // BHI_NO
+  (1 << 24) | // PBRSB_NO
+  (1 << 26) | // GDS_NO
+  (1 << 27); // RFDS_NO
+const ARCH_CAPABILITIES_HI = 1 << 30; // bit 62, ITS_NO
+/** SPEC_CTRL bits this CPU has: IBRS, STIBP (CPUID.7.0:EDX[26,27]), BHI_DIS_S (7.2:EDX[4]). */
+const SPEC_CTRL_BITS = 0b11 | (1 << 10);
+
 /** MSRs that are plain storage here, with their reset values. */
 const STORAGE_MSRS = new Map<number, [number, number]>([
   [Msr.SYSENTER_CS, [0, 0]],
@@ -46,6 +75,7 @@ const STORAGE_MSRS = new Map<number, [number, number]>([
   [Msr.SFMASK, [0, 0]],
   [Msr.KERNEL_GS_BASE, [0, 0]],
   [Msr.TSC_AUX, [0, 0]],
+  [Msr.SPEC_CTRL, [0, 0]],
   [0xfe, [0x508, 0]], // MTRRcap: 8 variable ranges, fixed ranges, write-combining
   [0x2ff, [0, 0]], // MTRRdefType
   [0x17a, [0, 0]], // MCG_STATUS
@@ -81,6 +111,10 @@ export function readMsr(cpu: Cpu, index: number): [number, number] | undefined {
     }
     case Msr.APIC_BASE:
       return [0xfee00900 | 0, 0]; // enabled, at the architectural base, BSP
+    case Msr.ARCH_CAPABILITIES:
+      return [ARCH_CAPABILITIES_LO, ARCH_CAPABILITIES_HI];
+    case Msr.PRED_CMD:
+      return undefined; // write-only
   }
   const stored = cpu.msrs.get(index) ?? STORAGE_MSRS.get(index);
   return stored === undefined ? undefined : [stored[0], stored[1]];
@@ -117,6 +151,16 @@ export function writeMsr(cpu: Cpu, index: number, lo: number, hi: number): boole
       return true;
     case Msr.APIC_BASE:
       return true; // the APIC stays where it is
+    case Msr.SPEC_CTRL:
+      // Nothing is speculated, so the controls only hold their value.
+      if (lo & ~SPEC_CTRL_BITS || hi !== 0) throw new Fault(Vector.GP, 0);
+      break;
+    case Msr.PRED_CMD:
+      // IBPB: there are no predictions to discard.
+      if (lo & ~1 || hi !== 0) throw new Fault(Vector.GP, 0);
+      return true;
+    case Msr.ARCH_CAPABILITIES:
+      return false; // read-only
   }
   if (!cpu.msrs.has(index) && !STORAGE_MSRS.has(index)) return false;
   cpu.msrs.set(index, [lo, hi]);
