@@ -50,6 +50,17 @@ export const HVM_SAVE_CODE = Object.freeze({
 export const CPU_XSAVE_CODE = 16;
 /** struct hvm_msr: a list of MSRs (variable length). */
 export const CPU_MSR_CODE = 20;
+/** struct hvm_one_msr: an MSR's index, a reserved word (0) and its value. */
+export const hvm_one_msr = struct('hvm_one_msr', {
+  index: u32,
+  _rsvd: u32,
+  val: u64,
+});
+/**
+ * HVM_CPU_MSR_SIZE(count), offsetof(struct hvm_msr, msr[count]): the length of a CPU_MSR
+ * record with `count` entries, and where entry `count` starts (after the count, padded to 8).
+ */
+export const hvmCpuMsrSize = (count: number): number => 8 + count * hvm_one_msr.size;
 /** The largest typecode in use. */
 export const HVM_SAVE_CODE_MAX = 20;
 

@@ -60,7 +60,7 @@ const ARCH_CAPABILITIES_LO =
   (1 << 27); // RFDS_NO
 const ARCH_CAPABILITIES_HI = 1 << 30; // bit 62, ITS_NO
 /** SPEC_CTRL bits this CPU has: IBRS, STIBP (CPUID.7.0:EDX[26,27]), BHI_DIS_S (7.2:EDX[4]). */
-const SPEC_CTRL_BITS = 0b11 | (1 << 10);
+export const SPEC_CTRL_BITS = 0b11 | (1 << 10);
 
 /** MSRs that are plain storage here, with their reset values. */
 const STORAGE_MSRS = new Map<number, [number, number]>([

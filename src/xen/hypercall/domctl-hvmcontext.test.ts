@@ -306,7 +306,8 @@ describe('XEN_DOMCTL_gethvmcontext and sethvmcontext', () => {
     const domain = createPvh(hv, dom0, 3);
     const size = hvmcontext(dom0, XEN_DOMCTL_gethvmcontext, domain.id, 0, 0);
     assert.equal(size.ret, 0);
-    const perVcpu = 3 * (5 * DESC + hvm_hw_cpu.size + 24 + 1024 + 240 + 8);
+    // CPU, LAPIC, LAPIC_REGS, MTRR, TSC_ADJUST and CPU_MSR (with room for SPEC_CTRL).
+    const perVcpu = 3 * (6 * DESC + hvm_hw_cpu.size + 24 + 1024 + 240 + 8 + 24);
     assert.equal(size.size, 2 * DESC + 24 + perVcpu);
     const small = hvmcontext(dom0, XEN_DOMCTL_gethvmcontext, domain.id, BUF_C, size.size - 1);
     assert.deepEqual(small, { ret: -XEN_ENOSPC, size: size.size - 1 });

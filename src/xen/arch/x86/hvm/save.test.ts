@@ -3,14 +3,23 @@
 // context, however malformed, throws or half-loads.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { XEN_EINVAL, XEN_ENODATA, XEN_ENODEV, XEN_ENOENT } from '../../../../abi/errno.js';
 import {
+  XEN_EINVAL,
+  XEN_ENODATA,
+  XEN_ENODEV,
+  XEN_ENOENT,
+  XEN_ENXIO,
+  XEN_EOPNOTSUPP,
+} from '../../../../abi/errno.js';
+import {
+  CPU_MSR_CODE,
   HVM_FILE_MAGIC,
   HVM_SAVE_CODE,
   hvm_hw_cpu,
   hvm_hw_cpu_compat,
   hvm_hw_lapic,
   hvm_hw_mtrr,
+  hvm_one_msr,
   hvm_save_descriptor,
   hvm_save_header,
   XEN_X86_FPU_INITIALISED,
@@ -55,6 +64,8 @@ const PROGRAM = `
 1:
   jmp 1b
 `;
+
+const le32 = (value: number): number[] => [0, 8, 16, 24].map((shift) => (value >>> shift) & 0xff);
 
 function machine(): Hypervisor {
   return new Hypervisor({ memoryBytes: 64 << 20, clock: 'virtual' });
@@ -338,6 +349,36 @@ describe('hvmLoad', () => {
     assert.deepEqual(cpu.msrs.get(0x2ff), [0x806, 0]);
     const nine = hvm_hw_mtrr.encode({ ...good, msr_mtrr_cap: 0x509n });
     assert.equal(hvmLoad(env, context([HVM_SAVE_CODE.MTRR, 0, nine])), -XEN_EINVAL);
+  });
+
+  test("CPU_MSR: SPEC_CTRL saved when set and loaded back; Xen's length and entry checks", () => {
+    const hv = machine();
+    const domain = busyDomain(hv);
+    const env = envOf(hv, domain);
+    const cpu = domain.vcpus[1]!.cpu;
+    assert.equal(hvmSaveOne(env, CPU_MSR_CODE, 1), -XEN_ENODATA, 'SPEC_CTRL is 0: no record');
+    cpu.msrs.set(0x48, [0x401, 0]); // IBRS and BHI_DIS_S, as Linux sets them
+    const saved = hvmSave(env).data;
+    const record = records(saved).find((r) => r.typecode === CPU_MSR_CODE);
+    assert.deepEqual([record?.instance, record?.body.length], [1, 24]);
+    const to = hv.createDomain({ maxVcpus: 2, maxPages: 16 });
+    assert.equal(hvmLoad(envOf(hv, to), saved), 0);
+    assert.deepEqual(to.vcpus[1]!.cpu.msrs.get(0x48), [0x401, 0]);
+    assert.deepEqual(hvmSave(envOf(hv, to)).data, saved);
+
+    const entry = (index: number, val: bigint, rsvd = 0) =>
+      hvm_one_msr.encode({ index, _rsvd: rsvd, val });
+    const msrs = (count: number, ...entries: Uint8Array[]) =>
+      Uint8Array.from([...le32(count), 0, 0, 0, 0, ...entries.flatMap((e) => [...e])]);
+    const load = (body: Uint8Array) => hvmLoad(env, context([CPU_MSR_CODE, 0, body]));
+    assert.equal(load(msrs(0)), -XEN_EINVAL, 'shorter than one entry');
+    assert.equal(load(msrs(2, entry(0x48, 1n))), -XEN_EOPNOTSUPP, 'count and length differ');
+    assert.equal(load(msrs(1, entry(0x48, 1n, 1))), -XEN_EOPNOTSUPP, 'reserved word set');
+    assert.equal(load(msrs(1, entry(0x10, 1n))), -XEN_ENXIO, 'not an MSR Xen sends');
+    assert.equal(load(msrs(1, entry(0x48, 4n))), -XEN_ENXIO, 'SSBD is not offered');
+    assert.equal(domain.vcpus[0]!.cpu.msrs.get(0x48), undefined, 'nothing changed');
+    assert.equal(load(msrs(1, entry(0x48, 2n))), 0);
+    assert.deepEqual(domain.vcpus[0]!.cpu.msrs.get(0x48), [2, 0]);
   });
 
   test('LAPIC: x2APIC mode without the enable bit is refused; no APIC is -ENODEV', () => {

@@ -4,15 +4,16 @@
  *
  * A save is HEADER, then the records of each type in typecode order (a per-vCPU type once per
  * vCPU, instance = vCPU id), then END. We produce CPU (for each vCPU that is up, as Xen),
- * LAPIC and LAPIC_REGS (when the domain has emulated local APICs), MTRR and TSC_ADJUST.
+ * LAPIC and LAPIC_REGS (when the domain has emulated local APICs), MTRR, TSC_ADJUST and
+ * CPU_MSR (SPEC_CTRL, when it is not zero).
  *
  * Records we do not produce: PIC, IOAPIC, PIT, RTC, HPET and PMTIMER belong to devices our
  * domains do not have, so they are saved as Xen saves them for a PVH domain (not at all) and
  * loading one is -ENODEV, as Xen's handlers answer for a domain without the device. PCI_IRQ,
  * ISA_IRQ and PCI_LINK (there are no INTx wires or PCI-ISA link to hold), VIRIDIAN_DOMAIN
- * and VIRIDIAN_VCPU (no Hyper-V enlightenments), VMCE_VCPU (no machine-check MSRs),
- * CPU_XSAVE (the CPU has no XSAVE) and CPU_MSR (no MSRs beyond those in the CPU record) have
- * no handler: like any unknown typecode, loading one is -EINVAL, rather than dropping state.
+ * and VIRIDIAN_VCPU (no Hyper-V enlightenments), VMCE_VCPU (no machine-check MSRs) and
+ * CPU_XSAVE (the CPU has no XSAVE) have no handler: like any unknown typecode, loading one is
+ * -EINVAL, rather than dropping state.
  *
  * Loading checks every record before it changes anything, so a context Xen would refuse
  * part-way leaves the domain as it was (Xen would have downed the vCPUs and loaded the
@@ -31,6 +32,7 @@ import {
 import { DomainState } from '../../../common/domain.js';
 import { cpuHandler } from './save-cpu.js';
 import { lapicHandler, lapicRegsHandler } from './save-lapic.js';
+import { msrHandler } from './save-msr.js';
 import { mtrrHandler, tscAdjustHandler } from './save-mtrr.js';
 import {
   type HvmSaveHandler,
@@ -61,6 +63,7 @@ const HANDLERS: ReadonlyMap<number, HvmSaveHandler> = new Map(
     absent('PMTIMER', HVM_SAVE_CODE.PMTIMER),
     mtrrHandler,
     tscAdjustHandler,
+    msrHandler,
   ].map((h) => [h.typecode, h]),
 );
 
