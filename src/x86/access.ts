@@ -17,29 +17,28 @@ function slowTranslate(cpu: Cpu, lo: number, hi: number, access: Access, user: b
 }
 
 /** The machine address of a readable byte range that does not cross a page, or -1 for MMIO. */
-export function readAddress(cpu: Cpu, lo: number, hi: number): number {
+/** The machine address of `lo:hi` if the TLB holds it with a permission in `mask`, else -1. */
+function tlbHit(cpu: Cpu, lo: number, hi: number, mask: number): number {
   const tlb = cpu.tlb;
   const index = tlbIndex(lo, hi);
   if (
     tlb[index + TlbSlot.TagLo] === (lo & ~0xfff) &&
     tlb[index + TlbSlot.TagHi] === hi &&
-    tlb[index + TlbSlot.Flags]! & cpu.readMask
+    tlb[index + TlbSlot.Flags]! & mask
   ) {
     return tlb[index + TlbSlot.Frame]! * 4096 + (lo & 0xfff);
   }
-  return slowTranslate(cpu, lo, hi, Access.Read, cpu.cpl === 3);
+  return -1;
+}
+
+export function readAddress(cpu: Cpu, lo: number, hi: number): number {
+  const hit = tlbHit(cpu, lo, hi, cpu.readMask);
+  return hit >= 0 ? hit : slowTranslate(cpu, lo, hi, Access.Read, cpu.cpl === 3);
 }
 
 export function writeAddress(cpu: Cpu, lo: number, hi: number): number {
-  const tlb = cpu.tlb;
-  const index = tlbIndex(lo, hi);
-  if (
-    tlb[index + TlbSlot.TagLo] === (lo & ~0xfff) &&
-    tlb[index + TlbSlot.TagHi] === hi &&
-    tlb[index + TlbSlot.Flags]! & cpu.writeMask
-  ) {
-    return tlb[index + TlbSlot.Frame]! * 4096 + (lo & 0xfff);
-  }
+  const hit = tlbHit(cpu, lo, hi, cpu.writeMask);
+  if (hit >= 0) return hit;
   const address = slowTranslate(cpu, lo, hi, Access.Write, cpu.cpl === 3);
   if (address < 0) return address;
   // The second stage may refuse the write (a read-only frame: it becomes an MMIO exit) or
@@ -201,16 +200,8 @@ function mmioWrite(cpu: Cpu, size: number, value: number, valueHi: number): void
 
 /** Instruction fetch: the machine address of lo/hi for execution, or -1 (no frame). */
 export function fetchAddress(cpu: Cpu, lo: number, hi: number): number {
-  const tlb = cpu.tlb;
-  const index = tlbIndex(lo, hi);
-  if (
-    tlb[index + TlbSlot.TagLo] === (lo & ~0xfff) &&
-    tlb[index + TlbSlot.TagHi] === hi &&
-    tlb[index + TlbSlot.Flags]! & cpu.execMask
-  ) {
-    return tlb[index + TlbSlot.Frame]! * 4096 + (lo & 0xfff);
-  }
-  return slowTranslate(cpu, lo, hi, Access.Exec, cpu.cpl === 3);
+  const hit = tlbHit(cpu, lo, hi, cpu.execMask);
+  return hit >= 0 ? hit : slowTranslate(cpu, lo, hi, Access.Exec, cpu.cpl === 3);
 }
 
 /** Supervisor-mode accesses (descriptor tables, TSS, IDT) regardless of CPL. */
