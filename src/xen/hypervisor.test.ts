@@ -6,8 +6,7 @@ import { XENFEAT_hvm_callback_vector, XENFEAT_writable_page_tables } from '../ab
 import { SHUTDOWN_poweroff, SHUTDOWN_reboot } from '../abi/sched.js';
 import { assemble } from '../x86/testing/native/assemble.js';
 import { DomainState } from './common/domain.js';
-import { Hypervisor, IRQS_OFF_GRACE } from './hypervisor.js';
-import { RoundRobinScheduler } from './sched/round-robin.js';
+import { Hypervisor } from './hypervisor.js';
 import { GUEST_CODE, GUEST_DATA, prepareGuest, readGuest } from './testing/guest.js';
 
 function guestProgram(body: string): Uint8Array {
@@ -185,42 +184,4 @@ test('a vCPU spinning on PAUSE gives way to the others (PAUSE-loop exiting)', ()
   const worked = worker.vcpus[0]!.cpu.instret;
   // Without PAUSE-loop exiting each would have had half the time, slice by slice.
   assert.ok(spun > 0 && worked > 50 * spun, `spinner ${spun}, worker ${worked}`);
-});
-
-test('a vCPU with interrupts off at the end of its slice runs on until it turns them on, for a while', () => {
-  const hv = new Hypervisor({
-    memoryBytes: 64 << 20,
-    clock: 'virtual',
-    scheduler: new RoundRobinScheduler(1000),
-  });
-  const handler = hv.createDomain({ maxVcpus: 1, maxPages: 8192 });
-  const other = hv.createDomain({ maxVcpus: 1, maxPages: 8192 });
-  // 6,004 instructions with interrupts off, then on; then off for good (a hung handler).
-  const code = `
-    cli
-    mov $3000, %ecx
-  1: dec %ecx
-    jnz 1b
-    sti
-    nop
-    mov $1, %ebx
-    cli
-  2: jmp 2b`;
-  prepareGuest(hv, handler, assemble(code, 64, { origin: GUEST_CODE }));
-  prepareGuest(hv, other, assemble('sti\n 1: inc %rax\n jmp 1b', 64, { origin: GUEST_CODE }));
-  hv.unpause(handler);
-  hv.unpause(other);
-  const cpu = handler.vcpus[0]!.cpu;
-  const otherCpu = other.vcpus[0]!.cpu;
-  hv.run(1000);
-  // Its slice ended where interrupts could be taken again (after STI's shadow), not at 1000.
-  assert.equal(cpu.instret, 2 + 2 * 3000 + 2);
-  assert.equal(otherCpu.instret, 0);
-  hv.run(1000);
-  assert.equal(otherCpu.instret, 1000);
-  hv.run(1000);
-  // Interrupts off for good: the slice, and the grace once, and no more.
-  assert.equal(cpu.instret, 6004 + 1000 + IRQS_OFF_GRACE);
-  hv.run(1000);
-  assert.equal(otherCpu.instret, 2000, 'the other vCPU still gets its turn');
 });

@@ -79,8 +79,6 @@ const hostNs = (): number => Number(process.hrtime.bigint());
 const MAX_IDLE_JUMP_NS = 60e9;
 /** The shortest slice: a timer already due (or nearly) still lets the guest make progress. */
 const MIN_SLICE_INSTRUCTIONS = 1000;
-/** How many instructions past its slice a vCPU with interrupts off may run to turn them on. */
-export const IRQS_OFF_GRACE = 20_000;
 
 export class Hypervisor {
   readonly memory: MachineMemory;
@@ -503,7 +501,6 @@ export class Hypervisor {
     const start = cpu.instret;
     let end = start + budget;
     let stalls = 0;
-    let graced = false;
     this.sliceCpu = cpu;
     // Exits the hypervisor answers at once (port I/O, MMIO, MSRs, most hypercalls) do not end
     // the slice: the vCPU runs on until its budget is spent, it blocks or it is stopped.
@@ -518,27 +515,13 @@ export class Hypervisor {
       this.virtualNs += cpu.instret - before;
       storeCr8(vcpu.vlapic, cpu);
       const reason = exit.reason;
-      if (reason === ExitReason.Budget && !graced && !cpu.interruptible) {
-        // Interrupts off: an interrupt handler or a lock holder. Beside the other CPUs it
-        // would be done in microseconds; stopped here, it keeps them waiting a whole slice (a
-        // Linux tick handler left half done is time lost from the guest's clock). It runs on
-        // until it turns them on, for a bounded while (a spin on a lock yields by PAUSE).
-        graced = true;
-        cpu.requestInterruptWindow();
-        end = cpu.instret + IRQS_OFF_GRACE;
-        continue;
-      }
       if (reason === ExitReason.Budget || reason === ExitReason.Stopped) break;
       handleExit(this, vcpu, exit);
       if (reason === ExitReason.Halt || reason === ExitReason.Shutdown) break;
       if (!vcpu.runnable || cpu.stopRequested) break;
-      if (graced) {
-        if (reason === ExitReason.InterruptWindow) break;
-      } else {
-        // The exit may have armed a timer (the guest's next tick): the slice ends when it falls due.
-        end = Math.min(end, cpu.instret + this.instructionsUntil(this.nextDeadline()));
-        if (cpu.instret >= end) break;
-      }
+      // The exit may have armed a timer (the guest's next tick): the slice ends when it falls due.
+      end = Math.min(end, cpu.instret + this.instructionsUntil(this.nextDeadline()));
+      if (cpu.instret >= end) break;
       // An instruction may exit once before it completes (an MMIO read); twice without
       // progress, something else must run.
       stalls = cpu.instret === before ? stalls + 1 : 0;
