@@ -60,7 +60,12 @@ const ARCH_CAPABILITIES_LO =
   (1 << 27); // RFDS_NO
 const ARCH_CAPABILITIES_HI = 1 << 30; // bit 62, ITS_NO
 /** SPEC_CTRL bits this CPU has: IBRS, STIBP (CPUID.7.0:EDX[26,27]), BHI_DIS_S (7.2:EDX[4]). */
-export const SPEC_CTRL_BITS = 0b11 | (1 << 10);
+const SPEC_CTRL_BITS = 0b11 | (1 << 10);
+
+/** Whether WRMSR may put `lo:hi` in SPEC_CTRL (any other bit is #GP). */
+export function validSpecCtrl(lo: number, hi: number): boolean {
+  return (lo & ~SPEC_CTRL_BITS) === 0 && hi === 0;
+}
 
 /** MSRs that are plain storage here, with their reset values. */
 const STORAGE_MSRS = new Map<number, [number, number]>([
@@ -153,7 +158,7 @@ export function writeMsr(cpu: Cpu, index: number, lo: number, hi: number): boole
       return true; // the APIC stays where it is
     case Msr.SPEC_CTRL:
       // Nothing is speculated, so the controls only hold their value.
-      if (lo & ~SPEC_CTRL_BITS || hi !== 0) throw new Fault(Vector.GP, 0);
+      if (!validSpecCtrl(lo, hi)) throw new Fault(Vector.GP, 0);
       break;
     case Msr.PRED_CMD:
       // IBPB: there are no predictions to discard.

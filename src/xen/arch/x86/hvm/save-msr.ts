@@ -10,7 +10,7 @@ import {
   hvm_save_descriptor,
   hvmCpuMsrSize,
 } from '../../../../abi/hvm-save.js';
-import { Msr, readMsr, SPEC_CTRL_BITS } from '../../../../x86/isa/system.js';
+import { Msr, readMsr, validSpecCtrl } from '../../../../x86/isa/system.js';
 import type { Vcpu } from '../../../common/domain.js';
 import {
   type HvmSaveHandler,
@@ -43,7 +43,7 @@ function saveMsrs(_env: SaveEnv, vcpu: Vcpu, out: RecordWriter): number {
 
 /** Whether guest_wrmsr would take `val` for `index`. */
 function writable(index: number, val: bigint): boolean {
-  return index === Msr.SPEC_CTRL && (val & ~BigInt(SPEC_CTRL_BITS)) === 0n;
+  return index === Msr.SPEC_CTRL && validSpecCtrl(...halvesOf(val));
 }
 
 function loadMsrs(env: SaveEnv, stream: SaveStream): LoadResult {
