@@ -8,6 +8,13 @@ export class RoundRobinScheduler implements SchedulerOps {
   private next = 0;
   /** Woken vCPUs, to run before the rotation goes on. */
   private readonly woken: Vcpu[] = [];
+  /**
+   * The last pick was a woken vCPU: the next one comes from the rotation. A vCPU whose events
+   * keep arriving while others wait (its timer falls due in each of its own slices) must not
+   * run slice after slice ahead of them, one of them perhaps halfway through its own
+   * interrupt handler.
+   */
+  private lastWasWoken = false;
 
   constructor(readonly sliceInstructions = 1_000_000) {}
 
@@ -20,8 +27,7 @@ export class RoundRobinScheduler implements SchedulerOps {
     if (index < 0) return;
     this.queue.splice(index, 1);
     if (this.next > index) this.next--;
-    const woken = this.woken.indexOf(vcpu);
-    if (woken >= 0) this.woken.splice(woken, 1);
+    this.dropWoken(vcpu);
   }
 
   wake(vcpu: Vcpu): void {
@@ -29,18 +35,32 @@ export class RoundRobinScheduler implements SchedulerOps {
   }
 
   pick(_pcpu: number): Vcpu | undefined {
-    for (let vcpu = this.woken.shift(); vcpu !== undefined; vcpu = this.woken.shift()) {
-      if (vcpu.runnable) return vcpu;
+    if (!this.lastWasWoken) {
+      for (let vcpu = this.woken.shift(); vcpu !== undefined; vcpu = this.woken.shift()) {
+        if (!vcpu.runnable) continue;
+        // Its turn in the rotation, if it was next, is taken.
+        if (this.queue[this.next % this.queue.length] === vcpu) this.next++;
+        this.lastWasWoken = true;
+        return vcpu;
+      }
     }
+    this.lastWasWoken = false;
     for (let tried = 0; tried < this.queue.length; tried++) {
       if (this.next >= this.queue.length) this.next = 0;
       const vcpu = this.queue[this.next++]!;
-      if (vcpu.runnable) return vcpu;
+      if (!vcpu.runnable) continue;
+      this.dropWoken(vcpu); // running now: its event is taken
+      return vcpu;
     }
     return undefined;
   }
 
   yield(vcpu: Vcpu): void {
     vcpu.cpu.requestStop();
+  }
+
+  private dropWoken(vcpu: Vcpu): void {
+    const index = this.woken.indexOf(vcpu);
+    if (index >= 0) this.woken.splice(index, 1);
   }
 }

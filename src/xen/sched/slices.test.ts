@@ -60,4 +60,25 @@ describe('slices', () => {
     scheduler.remove(b!);
     assert.equal(scheduler.pick(0), a, 'a removed vCPU is not woken');
   });
+
+  test('a vCPU woken at every turn does not keep the others waiting', () => {
+    const vcpu = (id: number) => ({ id, runnable: true, cpu: {} }) as unknown as Vcpu;
+    const [a, b] = [vcpu(0), vcpu(1)];
+    const scheduler = new RoundRobinScheduler();
+    for (const each of [a, b]) scheduler.insert(each!);
+    assert.equal(scheduler.pick(0), a);
+    // b's timer falls due in a's slice, and again in each of its own.
+    const picks: Vcpu[] = [];
+    for (let i = 0; i < 4; i++) {
+      scheduler.wake(b!);
+      picks.push(scheduler.pick(0)!);
+    }
+    assert.deepEqual(
+      picks.map((each) => each.id),
+      [1, 0, 1, 0],
+      'the woken vCPU and the rotation take turns',
+    );
+    assert.equal(scheduler.pick(0), b, 'its last wake still counts');
+    assert.equal(scheduler.pick(0), a, 'and its turn in the rotation was taken');
+  });
 });
