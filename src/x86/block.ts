@@ -10,6 +10,7 @@ import { condition } from './flags.js';
 import type { Insn } from './insn.js';
 import { jumpRelative } from './isa/control.js';
 import { opcodeTable } from './isa/index.js';
+import type { JitTemplate } from './jit/templates.js';
 import { dropWritableMappings } from './mmu.js';
 import { Seg } from './segments.js';
 import { OpFlag } from './table.js';
@@ -38,6 +39,9 @@ const COMPILE_THRESHOLD = 2048;
 export class Block {
   constructor(
     readonly insns: Insn[],
+    /** Each instruction's compiled-block template, if it has one: read only when compiling,
+     * so kept apart from the instructions the interpreter reads. */
+    readonly templates: (JitTemplate | undefined)[],
     /** Machine address of the first byte. */
     readonly address: number,
     readonly codeSize: number,
@@ -50,7 +54,7 @@ export class Block {
 
   /** Counts an execution; compiles the block when it has become hot. */
   heat(threshold: number): void {
-    if (++this.executions === threshold) this.compiled = compileBlock(this.insns);
+    if (++this.executions === threshold) this.compiled = compileBlock(this.insns, this.templates);
   }
 
   /** The index of the instruction at `offset` bytes into the block. */
@@ -66,7 +70,7 @@ export class Block {
  * handler, so V8 inlines the handlers and folds their constants — a JIT tier built from the
  * interpreter's own handlers.
  */
-function compileBlock(insns: Insn[]): CompiledBlock {
+function compileBlock(insns: Insn[], templates: (JitTemplate | undefined)[]): CompiledBlock {
   const count = insns.length;
   const names: string[] = ['cond', 'jrel'];
   const values: unknown[] = [condition, jumpRelative];
@@ -101,7 +105,7 @@ function compileBlock(insns: Insn[]): CompiledBlock {
       return;
     }
     // A templated form touches no memory and cannot fault: it needs neither RIP nor a stop check.
-    const inline = insn.jit?.(insn);
+    const inline = templates[index]?.(insn);
     if (inline !== undefined) {
       lines.push(inline);
       if (last) lines.push(`cpu.ripLo = (base + ${insn.offset}) | 0;`, `return ${index + 1};`);
@@ -256,6 +260,7 @@ export class BlockCache {
     if (this.source === undefined) this.source = new PageSource(cpu, cpu.mem);
     const source = this.source;
     const insns: Insn[] = [];
+    const templates: (JitTemplate | undefined)[] = [];
     let offset = 0;
     let end = 0;
     let crossesPage = false;
@@ -286,6 +291,7 @@ export class BlockCache {
       }
       insn.offset = offset;
       insns.push(insn);
+      templates.push(this.decoder.lastJit);
       offset += insn.len;
       if (offset > end) end = offset;
       const flags = this.decoder.lastFlags;
@@ -302,7 +308,7 @@ export class BlockCache {
         }
       }
     }
-    const block = new Block(insns, address, cpu.codeSize, end);
+    const block = new Block(insns, templates, address, cpu.codeSize, end);
     if (crossesPage) {
       block.valid = false; // its bytes come from two frames: never cache it
       return block;

@@ -4,6 +4,7 @@
  */
 import { Fault, Vector } from './fault.js';
 import { Insn, NO_REG, RIP_BASE } from './insn.js';
+import type { JitTemplate } from './jit/templates.js';
 import { Seg } from './segments.js';
 import { Imm, type OpcodeTable, type OpEntry, OpFlag, type Slot } from './table.js';
 
@@ -40,6 +41,8 @@ const MODRM16: readonly (readonly [number, number])[] = [
 export class Decoder {
   /** The table flags of the last decoded instruction (for block building). */
   lastFlags = 0;
+  /** The last instruction's compiled-block template, if its entry has one (jit/templates.ts). */
+  lastJit: JitTemplate | undefined = undefined;
 
   constructor(private readonly table: OpcodeTable) {}
 
@@ -151,7 +154,6 @@ export class Decoder {
     insn.op = opcode;
     insn.rep = rep;
     insn.lock = lock;
-    insn.prefix = ssePrefix;
     if (ssePrefix === 0x66) opsizeOverride = false;
     // Operand size.
     let opsize: number;
@@ -297,7 +299,7 @@ export class Decoder {
     insn.exec = undefinedForm ? (invalid.exec as Insn['exec']) : pickHandler(entry, opsize);
     this.lastFlags = undefinedForm ? OpFlag.EndsBlock : flags;
     insn.branch = !undefinedForm && (flags & OpFlag.Branch) !== 0;
-    insn.jit = undefinedForm ? undefined : entry.jit;
+    this.lastJit = undefinedForm ? undefined : entry.jit;
     insn.registerOnly =
       !undefinedForm &&
       modrm >= 0 &&

@@ -1,6 +1,5 @@
 /** A decoded instruction: its handler and pre-resolved operands. */
 import type { Cpu } from './cpu.js';
-import type { JitTemplate } from './jit/templates.js';
 
 export type Handler = (cpu: Cpu, insn: Insn) => void;
 
@@ -26,44 +25,101 @@ const enum Field {
 const DEFAULT_FIELDS =
   ((NO_REG - RIP_BASE) << Field.Base) | ((NO_REG - NO_REG) << Field.Index) | (3 << Field.Seg);
 
+/** Bit positions in `Insn.meta`; the offset, signed, takes the top bits. */
+const enum Meta {
+  Len = 0,
+  Opsize = 4,
+  Adsize = 6,
+  Branch = 8,
+  RegisterOnly = 9,
+  Offset = 18,
+}
+
+/** An operand or address size in bits (16, 32, 64; 8 in tests) as a 2-bit code. */
+function sizeCode(bits: number): number {
+  const code = 28 - Math.clz32(bits);
+  if (code < 0 || code > 3 || 8 << code !== bits) throw new RangeError(`bad size: ${bits}`);
+  return code;
+}
+
+/** Size codes for 32-bit operands and 64-bit addresses. */
+const DEFAULT_META = (2 << Meta.Opsize) | (3 << Meta.Adsize);
+
 export class Insn {
   exec: Handler;
-  /** Byte offset from the start of its block. */
-  offset = 0;
-  /** Length in bytes. */
-  len = 0;
   /** The opcode: 0x00-0xff one-byte, 0x0f00-0x0fff two-byte, 0x0f3800.., 0x0f3a00.. */
   op = 0;
-  /** Effective operand and address sizes in bits. */
-  opsize = 32;
-  adsize = 64;
   /**
-   * The ModRM/SIB operands, segment and prefixes, packed into one integer (see the accessors
-   * below): interpreting cold kernel code is bound by cache misses on these objects, and 9
-   * fields fewer make each instruction 72 bytes smaller.
+   * Offset, length, sizes and the branch and register-only bits packed into one integer, and
+   * the ModRM/SIB operands, segment and prefixes into another (see the accessors below):
+   * interpreting cold kernel code is bound by cache misses on these objects, and each field
+   * fewer makes every instruction 8 bytes smaller.
    */
+  private meta = DEFAULT_META;
   private fields = DEFAULT_FIELDS;
-  /** Sign-extended displacement as lo/hi. */
+  /** Sign-extended displacement as lo/hi. ENTER and far pointers, which have none, keep
+   * their second immediate in `dispLo` (`imm2`). */
   dispLo = 0;
   dispHi = 0;
-  /** Immediate (sign- or zero-extended per the instruction) as lo/hi, and a second immediate
-   * (ENTER's level, a far pointer's selector). */
+  /** Immediate (sign- or zero-extended per the instruction) as lo/hi. */
   immLo = 0;
   immHi = 0;
-  imm2 = 0;
-  /** The handler sets RIP (OpFlag.Branch). */
-  branch = false;
-  /** Register operands only (ModRM with mod = 3) and not block-ending: it touches no memory,
-   * so it cannot write code, reach MMIO or exit, and a compiled block need not look at
-   * `cpu.stop` after it. */
-  registerOnly = false;
-  /** The entry's compiled-block template, if it has one (jit/templates.ts). */
-  jit: JitTemplate | undefined = undefined;
-  /** The instruction's mandatory-prefix-free SSE prefix: 0 none, 0x66, 0xf3, 0xf2. */
-  prefix = 0;
 
   constructor(exec: Handler) {
     this.exec = exec;
+  }
+
+  /** Byte offset from the start of its block (negative after a jump back within the page). */
+  get offset(): number {
+    return this.meta >> Meta.Offset;
+  }
+  set offset(value: number) {
+    if (value < -(1 << 13) || value >= 1 << 13)
+      throw new RangeError(`offset out of range: ${value}`);
+    this.meta = (this.meta & ((1 << Meta.Offset) - 1)) | (value << Meta.Offset);
+  }
+  /** Length in bytes. */
+  get len(): number {
+    return this.meta & 15;
+  }
+  set len(value: number) {
+    this.setMeta(Meta.Len, 15, value);
+  }
+  /** Effective operand and address sizes in bits. */
+  get opsize(): number {
+    return 8 << ((this.meta >> Meta.Opsize) & 3);
+  }
+  set opsize(value: number) {
+    this.setMeta(Meta.Opsize, 3, sizeCode(value));
+  }
+  get adsize(): number {
+    return 8 << ((this.meta >> Meta.Adsize) & 3);
+  }
+  set adsize(value: number) {
+    this.setMeta(Meta.Adsize, 3, sizeCode(value));
+  }
+  /** The handler sets RIP (OpFlag.Branch). */
+  get branch(): boolean {
+    return (this.meta & (1 << Meta.Branch)) !== 0;
+  }
+  set branch(value: boolean) {
+    this.setMeta(Meta.Branch, 1, value ? 1 : 0);
+  }
+  /** Register operands only (ModRM with mod = 3) and not block-ending: it touches no memory,
+   * so it cannot write code, reach MMIO or exit, and a compiled block need not look at
+   * `cpu.stop` after it. */
+  get registerOnly(): boolean {
+    return (this.meta & (1 << Meta.RegisterOnly)) !== 0;
+  }
+  set registerOnly(value: boolean) {
+    this.setMeta(Meta.RegisterOnly, 1, value ? 1 : 0);
+  }
+  /** A second immediate: ENTER's level, a far pointer's selector. */
+  get imm2(): number {
+    return this.dispLo;
+  }
+  set imm2(value: number) {
+    this.dispLo = value;
   }
 
   /** ModRM.reg with REX.R (or the register in the opcode's low bits, with REX.B). For byte
@@ -128,6 +184,11 @@ export class Insn {
   }
   set lock(value: boolean) {
     this.setField(Field.Lock, 1, value ? 1 : 0);
+  }
+
+  private setMeta(shift: Meta, mask: number, value: number): void {
+    if ((value & mask) !== value) throw new RangeError(`instruction field out of range: ${value}`);
+    this.meta = (this.meta & ~(mask << shift)) | (value << shift);
   }
 
   private setField(shift: Field, mask: number, value: number): void {
