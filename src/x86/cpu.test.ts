@@ -306,15 +306,18 @@ describe('speculation controls', () => {
     return {
       reason: exit.reason,
       eax: gpr[0]! >>> 0,
+      ebx: gpr[6]! >>> 0,
       edx: gpr[4]! >>> 0,
       vector: recorded(machine),
+      cpu: machine.cpu,
     };
   }
 
-  test('CPUID leaf 7 offers IBRS/IBPB, STIBP, ARCH_CAPABILITIES and BHI_CTRL', () => {
+  test('CPUID leaf 7 offers TSC_ADJUST, IBRS/IBPB, STIBP, ARCH_CAPABILITIES and BHI_CTRL', () => {
     // mov eax, 7; xor ecx, ecx; cpuid
     const leaf = run([...movEax(7), 0x31, 0xc9, 0x0f, 0xa2]);
     assert.equal(leaf.eax, 2, 'subleaves up to 2');
+    assert.equal(leaf.ebx, 1 << 1);
     assert.equal(leaf.edx, (1 << 26) | (1 << 27) | (1 << 29));
     const sub2 = run([...movEax(7), ...movEcx(2), 0x0f, 0xa2]);
     assert.equal(sub2.edx, 1 << 4);
@@ -346,6 +349,26 @@ describe('speculation controls', () => {
     assert.equal(kept.eax, 0x403);
     const ssbd = run([...movEcx(0x48), ...movEax(4), ...XOR_EDX, ...WRMSR]);
     assert.equal(ssbd.vector, 13, 'SSBD is not offered');
+  });
+
+  test('IA32_TSC_ADJUST moves the TSC, and moves with writes to the TSC', () => {
+    const adjusted = run([...movEcx(0x3b), ...movEax(1000), ...XOR_EDX, ...WRMSR]);
+    assert.equal(adjusted.reason, ExitReason.Hypercall);
+    assert.equal(adjusted.cpu.tscAdjust, 1000);
+    assert.equal(adjusted.cpu.tscOffset, 1000, 'the TSC is 1000 ahead');
+    // TSC = 2^32, then read TSC_ADJUST back: it moved by what the write moved the TSC.
+    const set = run([
+      ...movEcx(0x10),
+      ...movEax(0),
+      0xba,
+      ...le32(1),
+      ...WRMSR,
+      ...movEcx(0x3b),
+      ...RDMSR,
+    ]);
+    assert.equal(set.cpu.tscAdjust, set.cpu.tscOffset);
+    assert.equal(set.eax + set.edx * 2 ** 32, set.cpu.tscAdjust);
+    assert.ok(set.cpu.tscAdjust > 2 ** 32 - 10 && set.cpu.tscAdjust <= 2 ** 32);
   });
 
   test('PRED_CMD takes an IBPB and cannot be read', () => {

@@ -174,6 +174,8 @@ export class Cpu {
   private runningBlock: Block | undefined = undefined;
   private runningBase = 0;
   tscOffset = 0;
+  /** IA32_TSC_ADJUST: what writes to the TSC and to this MSR have added to it, signed. */
+  tscAdjust = 0;
   clock: TscSource = () => this.instret;
 
   /** Interrupt state visible to the hypervisor. */

@@ -45,6 +45,8 @@ export const LEAF1_EDX =
   (1 << 26);
 /** Leaf 1 ECX: SSE3 SSSE3 CX16 POPCNT, and "running under a hypervisor". */
 export const LEAF1_ECX = (1 << 0) | (1 << 9) | (1 << 13) | (1 << 23) | (1 << 31);
+/** Leaf 7 subleaf 0 EBX: IA32_TSC_ADJUST. */
+export const LEAF7_EBX = 1 << 1;
 /** Leaf 7 subleaf 0 EDX: IBRS/IBPB, STIBP, ARCH_CAPABILITIES. */
 export const LEAF7_EDX = (1 << 26) | (1 << 27) | (1 << 29);
 /** Leaf 7 subleaf 2 EDX: BHI_CTRL (SPEC_CTRL.BHI_DIS_S). */
@@ -67,6 +69,19 @@ const ascii = (text: string): number[] => {
   return words;
 };
 
+/**
+ * Leaf 4, the caches of one core (Ivy Bridge's: 32 KiB 8-way L1 data and instruction caches,
+ * 256 KiB 8-way L2, 8 MiB 16-way inclusive L3, 64-byte lines) as [EAX, EBX, ECX, EDX]: type
+ * and level, ways-1 << 22 | line-1, sets-1. Nothing here caches anything; kernels read this
+ * for their topology and cache information, as on any CPU.
+ */
+const CACHES: readonly (readonly [number, number, number, number])[] = [
+  [0x121, (7 << 22) | 63, 63, 0], // L1 data, self-initializing
+  [0x122, (7 << 22) | 63, 63, 0], // L1 instruction
+  [0x143, (7 << 22) | 63, 511, 0], // L2 unified
+  [0x163, (15 << 22) | 63, 8191, 6], // L3 unified, inclusive, complex indexing
+];
+
 const VENDOR = ascii('GenuineIntel'); // EBX EDX ECX order: "Genu" "ineI" "ntel"
 const BRAND = ascii('Xenotype virtual x86-64 CPU'.padEnd(48, '\0'));
 
@@ -85,11 +100,17 @@ export function defaultPolicy(): CpuPolicy {
           r.ecx = LEAF1_ECX;
           r.edx = LEAF1_EDX;
           break;
+        case 4: {
+          const cache = CACHES[subleaf];
+          if (cache !== undefined) [r.eax, r.ebx, r.ecx, r.edx] = cache;
+          break;
+        }
         case 7:
-          // No structured extended features (no SMEP/SMAP/FSGSBASE/AVX2 …) but the
-          // speculation controls: IBRS and IBPB, STIBP, IA32_ARCH_CAPABILITIES; BHI_CTRL.
+          // No structured extended features (no SMEP/SMAP/FSGSBASE/AVX2 …) but TSC_ADJUST
+          // and the speculation controls: IBRS and IBPB, STIBP, IA32_ARCH_CAPABILITIES; BHI_CTRL.
           if (subleaf === 0) {
             r.eax = 2; // the last subleaf
+            r.ebx = LEAF7_EBX;
             r.edx = LEAF7_EDX;
           } else if (subleaf === 2) {
             r.edx = LEAF7_2_EDX;

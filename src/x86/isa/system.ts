@@ -16,6 +16,7 @@ import { requireCpl0 } from './privilege.js';
 
 export const enum Msr {
   TSC = 0x10,
+  TSC_ADJUST = 0x3b,
   APIC_BASE = 0x1b,
   SPEC_CTRL = 0x48,
   PRED_CMD = 0x49,
@@ -114,6 +115,8 @@ export function readMsr(cpu: Cpu, index: number): [number, number] | undefined {
       const tsc = readTsc(cpu);
       return [(tsc % 2 ** 32) | 0, Math.floor(tsc / 2 ** 32) | 0];
     }
+    case Msr.TSC_ADJUST:
+      return [cpu.tscAdjust | 0, Math.floor(cpu.tscAdjust / 2 ** 32) | 0];
     case Msr.APIC_BASE:
       return [0xfee00900 | 0, 0]; // enabled, at the architectural base, BSP
     case Msr.ARCH_CAPABILITIES:
@@ -151,9 +154,19 @@ export function writeMsr(cpu: Cpu, index: number, lo: number, hi: number): boole
         return true;
       }
       break;
-    case Msr.TSC:
-      cpu.tscOffset = (lo >>> 0) + (hi >>> 0) * 2 ** 32 - cpu.clockNow();
+    case Msr.TSC: {
+      // The TSC moves by what it is set to minus what it was; TSC_ADJUST moves with it.
+      const delta = (lo >>> 0) + (hi >>> 0) * 2 ** 32 - readTsc(cpu);
+      cpu.tscOffset += delta;
+      cpu.tscAdjust += delta;
       return true;
+    }
+    case Msr.TSC_ADJUST: {
+      const adjust = (lo >>> 0) + hi * 2 ** 32;
+      cpu.tscOffset += adjust - cpu.tscAdjust;
+      cpu.tscAdjust = adjust;
+      return true;
+    }
     case Msr.APIC_BASE:
       return true; // the APIC stays where it is
     case Msr.SPEC_CTRL:

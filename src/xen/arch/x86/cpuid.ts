@@ -23,6 +23,15 @@ export const XEN_HVM_CPUID_UPCALL_VECTOR = 1 << 6;
 
 const LEAF1_ECX_X2APIC = 1 << 21;
 const LEAF1_ECX_TSC_DEADLINE = 1 << 24;
+const LEAF1_EDX_HTT = 1 << 28;
+/**
+ * The guest's topology, as Xen's toolstack builds it: one package whose vCPUs are its cores,
+ * without SMT (leaf 1's logical processors per package equal leaf 4's cores per package).
+ * Linux then brings up the second vCPU as a sibling core of the first: it takes the boot
+ * CPU's loops_per_jiffy instead of calibrating a delay loop against timer ticks, and with
+ * TSC_ADJUST equal within the package it skips the TSC-sync rendezvous.
+ */
+const CORES_PER_PACKAGE = 64;
 
 /** The policy for one vCPU of domain `domid`. */
 export function domainCpuPolicy(domid: number): CpuPolicy {
@@ -58,9 +67,15 @@ export function domainCpuPolicy(domid: number): CpuPolicy {
       }
       if (leaf > XEN_CPUID_FIRST_LEAF && leaf < XEN_CPUID_FIRST_LEAF + 0x10000) return r;
       const result = base.cpuid(leaf, subleaf, vcpu);
-      // The virtual local APIC offers x2APIC mode and the TSC-deadline timer.
-      if (leaf === 1 && result !== undefined)
+      if (result === undefined) return result;
+      if (leaf === 1) {
+        // The virtual local APIC offers x2APIC mode and the TSC-deadline timer.
         result.ecx |= LEAF1_ECX_X2APIC | LEAF1_ECX_TSC_DEADLINE;
+        result.ebx = (result.ebx & ~0xff0000) | (CORES_PER_PACKAGE << 16);
+        result.edx |= LEAF1_EDX_HTT;
+      } else if (leaf === 4 && result.eax & 0x1f) {
+        result.eax = (result.eax & 0x03ffffff) | ((CORES_PER_PACKAGE - 1) << 26);
+      }
       return result;
     },
     msrExits: (index) => index === XEN_HYPERCALL_MSR || isVlapicMsr(index),

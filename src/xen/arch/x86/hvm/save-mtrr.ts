@@ -11,8 +11,8 @@
  * this machine has none to copy). Xen 4.17 saves variable range 0 in every slot
  * (var_ranges->base); we save each range in its own slot.
  *
- * TSC_ADJUST: the Cpu has no IA32_TSC_ADJUST, so it is always saved as 0, and a loaded value
- * is checked and dropped: the TSC it adjusted is in the CPU record already.
+ * TSC_ADJUST: the vCPU's IA32_TSC_ADJUST. Loading sets the MSR alone, as hvm_load_tsc_adjust
+ * does: the TSC it adjusted is in the CPU record already.
  */
 import { XEN_EINVAL } from '../../../../abi/errno.js';
 import {
@@ -125,15 +125,20 @@ function loadMtrr(env: SaveEnv, stream: SaveStream): LoadResult {
 }
 
 function saveTscAdjust(_env: SaveEnv, vcpu: Vcpu, out: RecordWriter): number {
-  out.add(HVM_SAVE_CODE.TSC_ADJUST, vcpu.id, hvm_tsc_adjust.encode({ tsc_adjust: 0n }));
+  const tsc_adjust = BigInt.asUintN(64, BigInt(vcpu.cpu.tscAdjust));
+  out.add(HVM_SAVE_CODE.TSC_ADJUST, vcpu.id, hvm_tsc_adjust.encode({ tsc_adjust }));
   return 0;
 }
 
 function loadTscAdjust(env: SaveEnv, stream: SaveStream): LoadResult {
-  if (recordVcpu(env.domain, stream) === undefined) return -XEN_EINVAL;
+  const vcpu = recordVcpu(env.domain, stream);
+  if (vcpu === undefined) return -XEN_EINVAL;
   const body = stream.take(HVM_SAVE_CODE.TSC_ADJUST, hvm_tsc_adjust.size, true);
   if (body === undefined) return -XEN_EINVAL;
-  return () => {};
+  const adjust = Number(BigInt.asIntN(64, hvm_tsc_adjust.decode(body).tsc_adjust));
+  return () => {
+    vcpu.cpu.tscAdjust = adjust;
+  };
 }
 
 const DESC = hvm_save_descriptor.size;

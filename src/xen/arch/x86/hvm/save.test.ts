@@ -22,6 +22,7 @@ import {
   hvm_one_msr,
   hvm_save_descriptor,
   hvm_save_header,
+  hvm_tsc_adjust,
   XEN_X86_FPU_INITIALISED,
 } from '../../../../abi/hvm-save.js';
 import { Cr0, SegAttrBits } from '../../../../x86/cpu.js';
@@ -379,6 +380,20 @@ describe('hvmLoad', () => {
     assert.equal(domain.vcpus[0]!.cpu.msrs.get(0x48), undefined, 'nothing changed');
     assert.equal(load(msrs(1, entry(0x48, 2n))), 0);
     assert.deepEqual(domain.vcpus[0]!.cpu.msrs.get(0x48), [2, 0]);
+  });
+
+  test('TSC_ADJUST: the MSR is saved, and loading sets it without moving the TSC', () => {
+    const hv = machine();
+    const domain = busyDomain(hv);
+    const env = envOf(hv, domain);
+    const cpu = domain.vcpus[1]!.cpu;
+    cpu.tscAdjust = -5000;
+    const body = hvmSaveOne(env, HVM_SAVE_CODE.TSC_ADJUST, 1) as Uint8Array;
+    assert.equal(hvm_tsc_adjust.decode(body).tsc_adjust, 2n ** 64n - 5000n);
+    const offset = domain.vcpus[0]!.cpu.tscOffset;
+    assert.equal(hvmLoad(env, context([HVM_SAVE_CODE.TSC_ADJUST, 0, body])), 0);
+    assert.equal(domain.vcpus[0]!.cpu.tscAdjust, -5000);
+    assert.equal(domain.vcpus[0]!.cpu.tscOffset, offset);
   });
 
   test('LAPIC: x2APIC mode without the enable bit is refused; no APIC is -ENODEV', () => {
