@@ -7,7 +7,7 @@ import type { Cpu } from './cpu.js';
 import { type ByteSource, Decoder } from './decoder.js';
 import { Fault, Vector } from './fault.js';
 import { condition } from './flags.js';
-import type { Insn } from './insn.js';
+import { INSN_WORDS, Insn, offsetAt } from './insn.js';
 import { jumpRelative } from './isa/control.js';
 import { opcodeTable } from './isa/index.js';
 import type { JitTemplate } from './jit/templates.js';
@@ -17,6 +17,13 @@ import { OpFlag } from './table.js';
 
 const MAX_BLOCK_INSNS = 64;
 const CACHE_SIZE = 1 << 16;
+/**
+ * Decoded instructions are stored in chunks of this many (1 MiB), at most MAX_CHUNKS of them:
+ * when those are full every block is dropped and decoding starts over, as QEMU flushes its
+ * translation buffer.
+ */
+const CHUNK_INSNS = 1 << 15;
+const MAX_CHUNKS = 32;
 
 /**
  * A block turned into one JavaScript function: runs it, and returns how many of its
@@ -38,7 +45,10 @@ const COMPILE_THRESHOLD = 2048;
 
 export class Block {
   constructor(
-    readonly insns: Insn[],
+    /** The cache's decoded instructions; this block's are `count` of them from word `start`. */
+    readonly words: Int32Array,
+    readonly start: number,
+    readonly count: number,
     /** Each instruction's compiled-block template, if it has one: read only when compiling,
      * so kept apart from the instructions the interpreter reads. */
     readonly templates: (JitTemplate | undefined)[],
@@ -54,13 +64,19 @@ export class Block {
 
   /** Counts an execution; compiles the block when it has become hot. */
   heat(threshold: number): void {
-    if (++this.executions === threshold) this.compiled = compileBlock(this.insns, this.templates);
+    if (++this.executions === threshold) {
+      const insns = this.templates.map((_, i) =>
+        Insn.stored(this.words, this.start + i * INSN_WORDS),
+      );
+      this.compiled = compileBlock(insns, this.templates);
+    }
   }
 
   /** The index of the instruction at `offset` bytes into the block. */
   indexAt(offset: number): number {
-    const insns = this.insns;
-    for (let i = 0; i < insns.length; i++) if (insns[i]!.offset === offset) return i;
+    for (let i = 0; i < this.count; i++) {
+      if (offsetAt(this.words, this.start + i * INSN_WORDS) === offset) return i;
+    }
     return 0;
   }
 }
@@ -190,13 +206,22 @@ export interface BlockCacheOptions {
   /** Executions after which a block is compiled (1: before its first run; tests use that to
    * run the differential suites through compiled code). */
   compileThreshold?: number;
+  /** Instructions per chunk (at least a block's 64) and the most chunks: tests make them
+   * small to see blocks dropped when all are full. */
+  chunkInstructions?: number;
+  maxChunks?: number;
 }
 
 export class BlockCache {
   readonly compileThreshold: number;
+  private readonly chunkWords: number;
+  private readonly maxChunks: number;
 
   constructor(options: BlockCacheOptions = {}) {
     this.compileThreshold = options.compileThreshold ?? COMPILE_THRESHOLD;
+    this.chunkWords =
+      Math.max(options.chunkInstructions ?? CHUNK_INSNS, MAX_BLOCK_INSNS) * INSN_WORDS;
+    this.maxChunks = options.maxChunks ?? MAX_CHUNKS;
   }
 
   private readonly cache = new Array<Block | undefined>(CACHE_SIZE);
@@ -209,6 +234,9 @@ export class BlockCache {
   private readonly cpus = new Set<Cpu>();
   private readonly decoder = new Decoder(opcodeTable);
   private source: PageSource | undefined;
+  /** Decoded instructions, INSN_WORDS words each; the last chunk fills up to `top`. */
+  private readonly chunks: Int32Array[] = [];
+  private top = 0;
 
   hasCode(mfn: number): boolean {
     return this.byFrame.has(mfn);
@@ -308,7 +336,8 @@ export class BlockCache {
         }
       }
     }
-    const block = new Block(insns, templates, address, cpu.codeSize, end);
+    const [words, start] = this.place(insns);
+    const block = new Block(words, start, insns.length, templates, address, cpu.codeSize, end);
     if (crossesPage) {
       block.valid = false; // its bytes come from two frames: never cache it
       return block;
@@ -322,6 +351,34 @@ export class BlockCache {
     }
     blocks.set(blockKey(address, cpu.codeSize), block);
     return block;
+  }
+
+  /** Copies a block's decoded instructions into the current chunk: where they start. */
+  private place(insns: Insn[]): [Int32Array, number] {
+    const need = insns.length * INSN_WORDS;
+    let chunk = this.chunks[this.chunks.length - 1];
+    if (chunk === undefined || this.top + need > this.chunkWords) {
+      if (this.chunks.length >= this.maxChunks) this.flush();
+      chunk = new Int32Array(this.chunkWords);
+      this.chunks.push(chunk);
+      this.top = 0;
+    }
+    const start = this.top;
+    for (const insn of insns) {
+      insn.store(chunk, this.top);
+      this.top += INSN_WORDS;
+    }
+    return [chunk, start];
+  }
+
+  /** Drops every block (the chunks are full); none is running, as blocks are decoded only
+   * between them. */
+  private flush(): void {
+    for (const blocks of this.byFrame.values())
+      for (const block of blocks.values()) block.valid = false;
+    this.byFrame.clear();
+    this.cache.fill(undefined);
+    this.chunks.length = 0;
   }
 
   /** A frame with decoded code was written: forget its blocks. */

@@ -2,6 +2,7 @@
 // code, and robustness against arbitrary bytes.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { BlockCacheOptions } from './block.js';
 import { Cr4, PAUSE_LOOP_WINDOW } from './cpu.js';
 import { ExitReason } from './exit.js';
 import { Flag } from './flags.js';
@@ -14,8 +15,12 @@ const HANDLERS = 0x9000;
 const RECORD = 0xa000;
 
 /** A 64-bit machine whose IDT sends every vector to a handler that stores the vector at RECORD and halts. */
-function machineWithIdt(code: number[], compileThreshold?: number): TestMachine {
-  const machine = new TestMachine(4096, compileThreshold);
+function machineWithIdt(
+  code: number[],
+  compileThreshold?: number,
+  cache: BlockCacheOptions = {},
+): TestMachine {
+  const machine = new TestMachine(4096, compileThreshold, cache);
   machine.map(CODE, 0x2000);
   machine.map(IDT, 0x3000);
   machine.write(CODE, new Uint8Array(code));
@@ -134,6 +139,22 @@ describe('run loop', () => {
     const exit = machine.cpu.run(100);
     assert.equal(exit.reason, ExitReason.Hypercall);
     assert.equal(machine.cpu.gpr[0]! & 0xff, 0x42);
+  });
+
+  test('when the stored instructions fill their chunks, every block is dropped and decoded again', () => {
+    // 1000 × inc eax (16 blocks of 64), then dec ecx; jnz back: 10 passes through a cache
+    // that holds two blocks.
+    const INC_EAX = [0xff, 0xc0];
+    const body = Array.from({ length: 1000 }, () => INC_EAX).flat();
+    const back = -(body.length + 8); // from after dec ecx (2 bytes) and jnz (6) to the first inc
+    const machine = machineWithIdt(
+      [0xb9, ...le32(10), ...body, 0xff, 0xc9, 0x0f, 0x85, ...le32(back), 0x0f, 0x01, 0xc1],
+      1_000_000,
+      { chunkInstructions: 64, maxChunks: 2 },
+    );
+    const exit = machine.cpu.run(100_000);
+    assert.equal(exit.reason, ExitReason.Hypercall);
+    assert.equal(machine.cpu.gpr[0], 10_000);
   });
 
   test('the budget bounds the instructions retired', () => {

@@ -10,7 +10,7 @@ import { ExitInfo, ExitReason } from './exit.js';
 import { Fault, Restart } from './fault.js';
 import { Flag, Lazy, LazyOp, readFlags } from './flags.js';
 import { FpuState } from './fpu/state.js';
-import type { Insn } from './insn.js';
+import { handlerAt, INSN_WORDS, type Insn, InsnCursor, offsetAt } from './insn.js';
 import type { SecondStage } from './memory.js';
 import { flushTlb, TLB_SIZE, TLB_SLOT_INTS } from './mmu.js';
 import { type CpuPolicy, defaultPolicy } from './policy.js';
@@ -176,6 +176,8 @@ export class Cpu {
   tscOffset = 0;
   /** IA32_TSC_ADJUST: what writes to the TSC and to this MSR have added to it, signed. */
   tscAdjust = 0;
+  /** The instruction the interpreter is at, loaded from its block (`run`). */
+  private readonly insn = new InsnCursor(() => {});
   clock: TscSource = () => this.instret;
 
   /** Interrupt state visible to the hypervisor. */
@@ -376,31 +378,34 @@ export class Cpu {
       let blockBase = 0;
       try {
         const block = this.blocks.fetch(this);
-        const insns = block.insns;
+        const count = block.count;
         const remaining = end - this.instret;
         const base = this.ripLo;
         blockBase = base;
         this.runningBlock = block;
         this.runningBase = base;
-        let insn: Insn;
+        const words = block.words;
+        // One Insn moves along the block's stored instructions.
+        const insn = this.insn;
         if (block.compiled === undefined) block.heat(this.blocks.compileThreshold);
-        if (block.compiled !== undefined && !shadow && !singleStep && insns.length <= remaining) {
+        if (block.compiled !== undefined && !shadow && !singleStep && count <= remaining) {
           compiledBlock = block;
           done = block.compiled(this, base, remaining);
-          insn = insns[done - 1]!;
+          insn.load(words, block.start + (done - 1) * INSN_WORDS);
         } else {
-          const limit =
-            shadow || singleStep ? 1 : insns.length < remaining ? insns.length : remaining;
-          insn = insns[0]!;
+          const limit = shadow || singleStep ? 1 : count < remaining ? count : remaining;
+          let at = block.start;
+          insn.load(words, at);
           for (;;) {
             this.ripLo = (base + insn.offset) | 0;
-            insn.exec(this, insn);
+            handlerAt(words, at)(this, insn);
             done++;
             if (this.stop || done === limit) break;
-            const next = insns[done]!;
+            const next = at + INSN_WORDS;
             // A branch inside the block (Jcc, JMP) goes on only where the block does.
-            if (insn.branch && this.ripLo !== ((base + next.offset) | 0)) break;
-            insn = next;
+            if (insn.branch && this.ripLo !== ((base + offsetAt(words, next)) | 0)) break;
+            at = next;
+            insn.load(words, at);
           }
         }
         if (!insn.branch) {

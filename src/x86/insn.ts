@@ -45,6 +45,48 @@ function sizeCode(bits: number): number {
 /** Size codes for 32-bit operands and 64-bit addresses. */
 const DEFAULT_META = (2 << Meta.Opsize) | (3 << Meta.Adsize);
 
+/** Words per stored instruction: handler id, opcode, meta, fields, displacement lo/hi,
+ * immediate lo/hi. */
+export const INSN_WORDS = 8;
+
+const enum Word {
+  Handler = 0,
+  Op = 1,
+  Meta = 2,
+  Fields = 3,
+  DispLo = 4,
+  DispHi = 5,
+  ImmLo = 6,
+  ImmHi = 7,
+}
+
+/**
+ * Handlers by id: a stored instruction names its handler by index here. The handlers are the
+ * opcode table's own functions, interned as forms are first decoded: a few hundred.
+ */
+const handlers: Handler[] = [];
+const handlerIds = new Map<Handler, number>();
+
+function handlerId(handler: Handler): number {
+  let id = handlerIds.get(handler);
+  if (id === undefined) {
+    id = handlers.length;
+    handlers.push(handler);
+    handlerIds.set(handler, id);
+  }
+  return id;
+}
+
+/** The handler of the instruction stored at word `at` of `words`. */
+export function handlerAt(words: Int32Array, at: number): Handler {
+  return handlers[words[at + Word.Handler]!]!;
+}
+
+/** The block offset of the instruction stored at word `at` of `words`. */
+export function offsetAt(words: Int32Array, at: number): number {
+  return words[at + Word.Meta]! >> Meta.Offset;
+}
+
 export class Insn {
   exec: Handler;
   /** The opcode: 0x00-0xff one-byte, 0x0f00-0x0fff two-byte, 0x0f3800.., 0x0f3a00.. */
@@ -186,6 +228,41 @@ export class Insn {
     this.setField(Field.Lock, 1, value ? 1 : 0);
   }
 
+  /**
+   * Stores the instruction as INSN_WORDS integers at word `at` of `words`. The block cache
+   * keeps a block's instructions so, side by side: as objects each cost a cache miss of its
+   * own when cold kernel code runs, where stored two share a line and the next are prefetched.
+   */
+  store(words: Int32Array, at: number): void {
+    words[at + Word.Handler] = handlerId(this.exec);
+    words[at + Word.Op] = this.op;
+    words[at + Word.Meta] = this.meta;
+    words[at + Word.Fields] = this.fields;
+    words[at + Word.DispLo] = this.dispLo;
+    words[at + Word.DispHi] = this.dispHi;
+    words[at + Word.ImmLo] = this.immLo;
+    words[at + Word.ImmHi] = this.immHi;
+  }
+
+  /** Becomes the instruction stored at word `at` of `words`, all but its handler (the
+   * interpreter calls `handlerAt` and moves one Insn along a block). */
+  load(words: Int32Array, at: number): void {
+    this.op = words[at + Word.Op]!;
+    this.meta = words[at + Word.Meta]!;
+    this.fields = words[at + Word.Fields]!;
+    this.dispLo = words[at + Word.DispLo]!;
+    this.dispHi = words[at + Word.DispHi]!;
+    this.immLo = words[at + Word.ImmLo]!;
+    this.immHi = words[at + Word.ImmHi]!;
+  }
+
+  /** The instruction stored at word `at` of `words`, as an object of its own. */
+  static stored(words: Int32Array, at: number): Insn {
+    const insn = new Insn(handlerAt(words, at));
+    insn.load(words, at);
+    return insn;
+  }
+
   private setMeta(shift: Meta, mask: number, value: number): void {
     if ((value & mask) !== value) throw new RangeError(`instruction field out of range: ${value}`);
     this.meta = (this.meta & ~(mask << shift)) | (value << shift);
@@ -196,3 +273,10 @@ export class Insn {
     this.fields = (this.fields & ~(mask << shift)) | (value << shift);
   }
 }
+
+/**
+ * The instruction the interpreter is at: an Insn loaded from each stored instruction in turn.
+ * A class of its own, so that its fields, rewritten at every instruction, do not make V8 treat
+ * the fields of every Insn as changing: those a compiled block holds are constants it folds.
+ */
+export class InsnCursor extends Insn {}

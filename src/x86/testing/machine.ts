@@ -3,7 +3,7 @@
  * tables over the low 4 GiB, a flat GDT, and a vCPU already in 64-bit mode (or any other
  * state a test sets up itself).
  */
-import { BlockCache } from '../block.js';
+import { BlockCache, type BlockCacheOptions } from '../block.js';
 import { Cpu, Cr0, Cr4, Efer } from '../cpu.js';
 import { Flag } from '../flags.js';
 import { MachineMemory, P2m, SecondStage } from '../memory.js';
@@ -35,9 +35,12 @@ const GDT_ENTRIES: readonly [number, number][] = [
  * XENOTYPE_JIT_THRESHOLD=1 runs every block compiled from its first execution, so the
  * differential suites check the compiled tier as well as the interpreter.
  */
-export function testBlockCache(compileThreshold?: number): BlockCache {
+export function testBlockCache(
+  compileThreshold?: number,
+  options: BlockCacheOptions = {},
+): BlockCache {
   const threshold = compileThreshold ?? process.env.XENOTYPE_JIT_THRESHOLD;
-  return new BlockCache(threshold ? { compileThreshold: Number(threshold) } : {});
+  return new BlockCache(threshold ? { ...options, compileThreshold: Number(threshold) } : options);
 }
 
 export class TestMachine {
@@ -49,14 +52,14 @@ export class TestMachine {
   /**
    * `frames`: machine frames available; guest-physical space spans 4 GiB.
    * `compileThreshold`: executions before a block is compiled (by default as the
-   * environment says).
+   * environment says). `cache`: the block cache's other options.
    */
-  constructor(frames = 4096, compileThreshold?: number) {
+  constructor(frames = 4096, compileThreshold?: number, cache: BlockCacheOptions = {}) {
     this.memory = MachineMemory.allocate(frames * 4096);
     this.p2m = new Int32Array(1 << 20).fill(P2m.None);
     this.cpu = new Cpu({
       secondStage: new SecondStage(this.memory, this.p2m),
-      blocks: testBlockCache(compileThreshold),
+      blocks: testBlockCache(compileThreshold, cache),
     });
     this.map(0, 0x8000); // page tables and GDT
   }
