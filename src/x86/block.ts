@@ -39,9 +39,11 @@ export type CompiledBlock = (cpu: Cpu, base: number, budget: number) => number;
  * as much again: a block must be hot (a loop) to repay that. Kernel code run hundreds of times
  * (the timer tick's path, boot-time initcalls) is faster interpreted: at 32 the Debian boot
  * reached the Xen clocksource ~20% later, and the guest lost half as much time again in late
- * ticks (tick handler at 1.6 MIPS instead of 3-4).
+ * ticks (tick handler at 1.6 MIPS instead of 3-4). At 2048 the tick's blocks still compiled a
+ * few seconds into the boot, and each tick lost 1.6-2.3 ms where at 32768 it lost 1.1-1.3;
+ * a loop reaches either within milliseconds.
  */
-const COMPILE_THRESHOLD = 2048;
+const COMPILE_THRESHOLD = 32768;
 
 export class Block {
   constructor(
