@@ -79,6 +79,12 @@ const hostNs = (): number => Number(process.hrtime.bigint());
 const MAX_IDLE_JUMP_NS = 60e9;
 /** The shortest slice: a timer already due (or nearly) still lets the guest make progress. */
 const MIN_SLICE_INSTRUCTIONS = 1000;
+/**
+ * A slice's length is estimated from the average speed, and code that runs slower than that
+ * (cold kernel code) overruns it, keeping a due timer waiting: the host clock is looked at
+ * every this many instructions, and the slice ends once a timer has fallen due.
+ */
+const CLOCK_CHECK_INSTRUCTIONS = 20_000;
 
 export class Hypervisor {
   readonly memory: MachineMemory;
@@ -476,6 +482,13 @@ export class Hypervisor {
     return Math.max(MIN_SLICE_INSTRUCTIONS, instructions);
   }
 
+  /** Whether a timer has fallen due (on the host clock; the virtual clock is exact). */
+  private timerDue(): boolean {
+    if (this.virtualClock) return false;
+    const next = this.nextDeadline();
+    return next !== undefined && next <= this.time.now();
+  }
+
   /** The earliest timer deadline of any domain (system time, ns), or undefined. */
   nextDeadline(): number | undefined {
     let next: number | undefined;
@@ -510,12 +523,16 @@ export class Hypervisor {
       const before = cpu.instret;
       this.running = cpu;
       this.runningSince = before;
-      const exit = cpu.run(end - before);
+      const exit = cpu.run(Math.min(end - before, CLOCK_CHECK_INSTRUCTIONS));
       this.running = undefined;
       this.virtualNs += cpu.instret - before;
       storeCr8(vcpu.vlapic, cpu);
       const reason = exit.reason;
-      if (reason === ExitReason.Budget || reason === ExitReason.Stopped) break;
+      if (reason === ExitReason.Budget) {
+        if (cpu.instret >= end || this.timerDue()) break;
+        continue;
+      }
+      if (reason === ExitReason.Stopped) break;
       handleExit(this, vcpu, exit);
       if (reason === ExitReason.Halt || reason === ExitReason.Shutdown) break;
       if (!vcpu.runnable || cpu.stopRequested) break;

@@ -4,21 +4,22 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Vcpu } from '../common/domain.js';
+import { Hypervisor } from '../hypervisor.js';
 import { results, startGuest } from '../testing/vcpu-guest.js';
 import { RoundRobinScheduler } from './round-robin.js';
 
-describe('slices', () => {
-  test('a timer armed in the middle of a slice is taken at its deadline', () => {
-    const { hv, domain } = startGuest(`
+// Arms a singleshot timer `delayNs` ahead, spins with interrupts on until its handler runs, and
+// records the deadline (slot 0) and when the handler saw the time (slot 1).
+const spinUntilTick = (delayNs: number): string => `
       GATE 0xf3, handler
       LOAD_IDT
       CALLBACK_VECTOR 0xf3
       GET_TIME
-      add $50000, %rax
+      add $${delayNs}, %rax
       mov %rax, DATA + 0x120
       SAVE 0
       movl $0, DATA + 0x128
-      # VCPUOP_set_singleshot_timer(vcpu 0, now + 50 us), then spin with interrupts on
+      # VCPUOP_set_singleshot_timer(vcpu 0, now + delay), then spin with interrupts on
       mov $8, %edi
       xor %esi, %esi
       mov $(DATA + 0x120), %edx
@@ -34,7 +35,11 @@ describe('slices', () => {
       movq $1, DATA + 0x800
       andq $~0x200, 16(%rsp)
       iretq
-    `);
+    `;
+
+describe('slices', () => {
+  test('a timer armed in the middle of a slice is taken at its deadline', () => {
+    const { hv, domain } = startGuest(spinUntilTick(50_000));
     assert.equal(domain.evtchn.bindVirq({ virq: 0, vcpu: 0, port: 0 }), 0);
     hv.unpause(domain);
     // One call, one slice of up to a million instructions (a million virtual nanoseconds).
@@ -43,6 +48,23 @@ describe('slices', () => {
     assert.notEqual(taken, 0, 'the tick was taken within the run');
     const late = taken! - deadline!;
     assert.ok(late >= 0 && late < 5_000, `the tick came ${late} ns after its deadline`);
+  });
+
+  test('on the host clock, a slice that overruns its estimate still ends when a timer falls due', () => {
+    // Slices of up to 100 million instructions, and a speed estimate a thousand times too
+    // high: the first would run its whole 100 million instructions, far past the 20 ms timer,
+    // if the clock were not looked at as it runs.
+    const scheduler = new RoundRobinScheduler(100_000_000);
+    const hv = new Hypervisor({ memoryBytes: 64 << 20, scheduler });
+    (hv as unknown as { instructionsPerNs: number }).instructionsPerNs = 1000;
+    const { domain } = startGuest(spinUntilTick(20_000_000), { hv });
+    assert.equal(domain.evtchn.bindVirq({ virq: 0, vcpu: 0, port: 0 }), 0);
+    hv.unpause(domain);
+    hv.run(100_000_000);
+    const [deadline, taken] = results(hv, domain, 2);
+    assert.notEqual(taken, 0, 'the tick was taken within the run');
+    const late = taken! - deadline!;
+    assert.ok(late >= 0 && late < 100e6, `the tick came ${late / 1e6} ms after its deadline`);
   });
 
   test('a woken vCPU runs next, before the rotation goes on', () => {
