@@ -338,7 +338,7 @@ export class BlockCache {
         }
       }
     }
-    const [words, start] = this.place(insns);
+    const [words, start] = this.place(insns, !crossesPage);
     const block = new Block(words, start, insns.length, templates, address, cpu.codeSize, end);
     if (crossesPage) {
       block.valid = false; // its bytes come from two frames: never cache it
@@ -355,22 +355,32 @@ export class BlockCache {
     return block;
   }
 
-  /** Copies a block's decoded instructions into the current chunk: where they start. */
-  private place(insns: Insn[]): [Int32Array, number] {
+  /**
+   * Stores a block's decoded instructions: the array and the word they start at. A block to
+   * be cached goes into the current chunk. One that is not (its bytes span two frames) is
+   * decoded again at every run, so it gets an array of its own, which the garbage collector
+   * takes back, rather than room in a chunk that only a flush would free.
+   */
+  private place(insns: Insn[], cached: boolean): [Int32Array, number] {
     const need = insns.length * INSN_WORDS;
-    let chunk = this.chunks[this.chunks.length - 1];
-    if (chunk === undefined || this.top + need > this.chunkWords) {
-      if (this.chunks.length >= this.maxChunks) this.flush();
-      chunk = new Int32Array(this.chunkWords);
-      this.chunks.push(chunk);
-      this.top = 0;
+    let words: Int32Array;
+    let start = 0;
+    if (cached) {
+      let chunk = this.chunks[this.chunks.length - 1];
+      if (chunk === undefined || this.top + need > this.chunkWords) {
+        if (this.chunks.length >= this.maxChunks) this.flush();
+        chunk = new Int32Array(this.chunkWords);
+        this.chunks.push(chunk);
+        this.top = 0;
+      }
+      words = chunk;
+      start = this.top;
+      this.top += need;
+    } else {
+      words = new Int32Array(need);
     }
-    const start = this.top;
-    for (const insn of insns) {
-      insn.store(chunk, this.top);
-      this.top += INSN_WORDS;
-    }
-    return [chunk, start];
+    for (const [i, insn] of insns.entries()) insn.store(words, start + i * INSN_WORDS);
+    return [words, start];
   }
 
   /** Drops every block (the chunks are full); none is running, as blocks are decoded only

@@ -157,6 +157,21 @@ describe('run loop', () => {
     assert.equal(machine.cpu.gpr[0], 10_000);
   });
 
+  test('an instruction across a page boundary, decoded at every run, takes no room in the chunks', () => {
+    // mov ecx, 1000; jmp to CODE + 0xfff, where inc eax spans the two pages; then
+    // dec ecx; jnz back to it; vmcall. The instruction across the boundary is never cached.
+    const code = [0xb9, ...le32(1000), 0xe9, ...le32(0xfff - 10)];
+    while (code.length < 0xfff) code.push(0xcc);
+    code.push(0xff, 0xc0, 0xff, 0xc9, 0x0f, 0x85, ...le32(-10), 0x0f, 0x01, 0xc1);
+    const machine = machineWithIdt(code, 1_000_000, { chunkInstructions: 64, maxChunks: 1 });
+    const exit = machine.cpu.run(100_000);
+    assert.equal(exit.reason, ExitReason.Hypercall);
+    assert.equal(machine.cpu.gpr[0], 1000);
+    // Had its thousand decodings filled the one chunk, a flush would have dropped the first
+    // page's block, which nothing decodes again.
+    assert.ok(machine.cpu.blocks.hasCode(machine.p2m[CODE / 4096]!));
+  });
+
   test('the budget bounds the instructions retired', () => {
     const machine = machineWithIdt([0xeb, 0xfe]); // jmp .
     const exit = machine.cpu.run(1000);

@@ -93,9 +93,8 @@ export class Insn {
   op = 0;
   /**
    * Offset, length, sizes and the branch and register-only bits packed into one integer, and
-   * the ModRM/SIB operands, segment and prefixes into another (see the accessors below):
-   * interpreting cold kernel code is bound by cache misses on these objects, and each field
-   * fewer makes every instruction 8 bytes smaller.
+   * the ModRM/SIB operands, segment and prefixes into another (see the accessors below): the
+   * two words an instruction has when stored (`store`).
    */
   private meta = DEFAULT_META;
   private fields = DEFAULT_FIELDS;
