@@ -85,6 +85,7 @@ function genScans(): void {
         : op === 'popcnt'
           ? 0
           : UNDEFINED.tzcnt;
+      const zen3Flags = op.startsWith('bs') ? UNDEFINED.bsf : 0;
       for (const memory of [false, true]) {
         const source = memory
           ? `${op} (%rsi), ${reg('a', size)}`
@@ -98,9 +99,14 @@ function genScans(): void {
               data: m.data,
               memory: true,
               undefinedFlags,
+              zen3Flags,
             });
           } else {
-            add('bsf/popcnt', source, { set: { rbx: inRegister(v, size) }, undefinedFlags });
+            add('bsf/popcnt', source, {
+              set: { rbx: inRegister(v, size) },
+              undefinedFlags,
+              zen3Flags,
+            });
           }
         }
       }
@@ -112,6 +118,7 @@ function genScans(): void {
       add('bsf/popcnt', `.byte ${bytes}, 0x0f, 0xbc, 0xc3`, {
         set: { rbx: inRegister(v, 32) },
         undefinedFlags: UNDEFINED.bsf | UNDEFINED.tzcnt,
+        zen3Flags: UNDEFINED.bsf,
       });
     }
   }

@@ -18,13 +18,30 @@ export const ZF = 0x40;
 export const SF = 0x80;
 export const OF = 0x800;
 
-/** Whether the host is an AMD processor, whose undefined-flag values the emulator reproduces. */
-export const AMD_HOST = (() => {
+const cpuinfo = (() => {
   try {
-    return /vendor_id\s*:\s*AuthenticAMD/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+    return readFileSync('/proc/cpuinfo', 'utf8');
   } catch {
-    return false;
+    return '';
   }
+})();
+
+/** Whether the host is an AMD processor, whose undefined-flag values the emulator reproduces. */
+export const AMD_HOST = /vendor_id\s*:\s*AuthenticAMD/.test(cpuinfo);
+
+/**
+ * Whether the host is a Zen 3 (family 19h, models 00-0Fh, 20-2Fh, 40-5Fh). Some undefined
+ * flags differ between AMD generations: BSF/BSR keep them on a Zen 3; a Zen 4 clears CF OF SF
+ * AF and sets PF.
+ */
+export const ZEN3_HOST = (() => {
+  const family = Number(/^cpu family\s*:\s*(\d+)/m.exec(cpuinfo)?.[1]);
+  const model = Number(/^model\s*:\s*(\d+)/m.exec(cpuinfo)?.[1]);
+  return (
+    AMD_HOST &&
+    family === 0x19 &&
+    (model < 0x10 || (model >= 0x20 && model < 0x30) || (model >= 0x40 && model < 0x60))
+  );
 })();
 
 export interface Case {
@@ -36,6 +53,7 @@ export interface Case {
   data?: Uint8Array;
   /** Flags the SDM leaves undefined here: compared only on an AMD host. */
   undefinedFlags: number;
+  zen3Flags: number;
   /** Compare the data region / the stack region. */
   memory: boolean;
   stack: boolean;
@@ -174,6 +192,8 @@ export interface AddOptions {
   rflags?: number;
   data?: Uint8Array;
   undefinedFlags?: number;
+  /** Of the undefined flags, those only a Zen 3 host gives as the emulator does. */
+  zen3Flags?: number;
   memory?: boolean;
   stack?: boolean;
   compat?: boolean;
@@ -189,6 +209,7 @@ export function add(family: string, source: string, options: AddOptions = {}): v
     gpr: gprs(options.set ?? {}),
     rflags: options.rflags ?? randFlags(),
     undefinedFlags: options.undefinedFlags ?? 0,
+    zen3Flags: options.zen3Flags ?? 0,
     memory: options.memory ?? false,
     stack: options.stack ?? false,
     compat: options.compat ?? false,

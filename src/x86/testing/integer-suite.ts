@@ -11,7 +11,15 @@ import { Flag, Lazy, LazyOp } from '../flags.js';
 import { P2m } from '../memory.js';
 import { Seg } from '../segments.js';
 import { fuzzScale, fuzzSeeded } from './fuzz.js';
-import { AMD_HOST, type Case, REGS, randomState, seedRandom, takeCases } from './integer-cases.js';
+import {
+  AMD_HOST,
+  type Case,
+  REGS,
+  randomState,
+  seedRandom,
+  takeCases,
+  ZEN3_HOST,
+} from './integer-cases.js';
 import { TestMachine } from './machine.js';
 import { assembleMany } from './native/assemble.js';
 import { LAYOUT, type NativeResult, runNative } from './native/native.js';
@@ -160,7 +168,7 @@ function compare(c: Case, native: NativeResult, emu: Outcome, emulator: Emulator
   }
   if (native.rip !== emu.rip) problems.push(`rip ${hex(native.rip)} vs ${hex(emu.rip)}`);
   // A fault sets RF in the flags the signal handler sees.
-  const undefinedFlags = AMD_HOST ? 0 : c.undefinedFlags;
+  const undefinedFlags = AMD_HOST ? (ZEN3_HOST ? 0 : c.zen3Flags) : c.undefinedFlags;
   const mask = ~undefinedFlags & 0x3fffff & ~(native.fault ? Flag.RF : 0);
   if ((native.rflags & mask) !== (emu.rflags & mask)) {
     problems.push(
