@@ -275,6 +275,10 @@ class FuzzScheduler implements SchedulerOps {
   yield(vcpu: Vcpu): void {
     this.inner.yield(vcpu);
   }
+
+  othersWaiting(picked: Vcpu): boolean {
+    return this.inner.othersWaiting(picked);
+  }
 }
 
 class Campaign {

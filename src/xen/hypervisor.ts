@@ -72,6 +72,8 @@ const DEFAULT_GRANT_FRAMES = 64;
 const DEFAULT_MAPTRACK_FRAMES = 1024;
 
 const hostNs = (): number => Number(process.hrtime.bigint());
+const earliest = (a: number | undefined, b: number | undefined): number | undefined =>
+  a === undefined ? b : b === undefined ? a : Math.min(a, b);
 /**
  * The virtual clock's longest jump over an idle period: a guest whose only timer is centuries
  * away gets there a minute at a time, so system time stays far inside s_time_t.
@@ -82,9 +84,17 @@ const MIN_SLICE_INSTRUCTIONS = 1000;
 /**
  * A slice's length is estimated from the average speed, and code that runs slower than that
  * (cold kernel code) overruns it, keeping a due timer waiting: the host clock is looked at
- * every this many instructions, and the slice ends once a timer has fallen due.
+ * every this many instructions (30-100 us of kernel code), and the slice ends once a timer
+ * has fallen due. Each tick Linux takes late before it switches to the Xen clocksource is
+ * time its clock loses (docs/xen.md): at 20000 a tick came 160-180 us late, at 1000 105-120.
  */
-const CLOCK_CHECK_INSTRUCTIONS = 20_000;
+const CLOCK_CHECK_INSTRUCTIONS = 1000;
+/**
+ * The longest slice while another vCPU waits to run soon (woken with an event, or spinning on
+ * a lock this one may hold): Xen's credit scheduler lets a woken vCPU preempt after its rate
+ * limit. A full slice here kept one vCPU's timer tick waiting up to the other's next timer.
+ */
+const WAITED_SLICE_NS = 250_000;
 
 export class Hypervisor {
   readonly memory: MachineMemory;
@@ -482,13 +492,6 @@ export class Hypervisor {
     return Math.max(MIN_SLICE_INSTRUCTIONS, instructions);
   }
 
-  /** Whether a timer has fallen due (on the host clock; the virtual clock is exact). */
-  private timerDue(): boolean {
-    if (this.virtualClock) return false;
-    const next = this.nextDeadline();
-    return next !== undefined && next <= this.time.now();
-  }
-
   /** The earliest timer deadline of any domain (system time, ns), or undefined. */
   nextDeadline(): number | undefined {
     let next: number | undefined;
@@ -503,7 +506,7 @@ export class Hypervisor {
   }
 
   /** Runs one slice of a vCPU: events in, guest code, the exit handled. */
-  private runSlice(vcpu: Vcpu, budget: number): number {
+  private runSlice(vcpu: Vcpu, budget: number, endBy: number | undefined): number {
     const cpu = vcpu.cpu;
     const view = this.memory.view;
     this.setRunstate(vcpu, 0);
@@ -514,6 +517,10 @@ export class Hypervisor {
     const start = cpu.instret;
     let end = start + budget;
     let stalls = 0;
+    // On the host clock the slice also ends once a timer falls due (the virtual clock cuts it
+    // there exactly). Only this vCPU's exits can arm timers while it runs.
+    const checkClock = !this.virtualClock;
+    let deadline = checkClock ? earliest(this.nextDeadline(), endBy) : undefined;
     this.sliceCpu = cpu;
     // Exits the hypervisor answers at once (port I/O, MMIO, MSRs, most hypercalls) do not end
     // the slice: the vCPU runs on until its budget is spent, it blocks or it is stopped.
@@ -523,13 +530,15 @@ export class Hypervisor {
       const before = cpu.instret;
       this.running = cpu;
       this.runningSince = before;
-      const exit = cpu.run(Math.min(end - before, CLOCK_CHECK_INSTRUCTIONS));
+      const exit = cpu.run(
+        checkClock ? Math.min(end - before, CLOCK_CHECK_INSTRUCTIONS) : end - before,
+      );
       this.running = undefined;
       this.virtualNs += cpu.instret - before;
       storeCr8(vcpu.vlapic, cpu);
       const reason = exit.reason;
       if (reason === ExitReason.Budget) {
-        if (cpu.instret >= end || this.timerDue()) break;
+        if (cpu.instret >= end || (deadline !== undefined && deadline <= this.time.now())) break;
         continue;
       }
       if (reason === ExitReason.Stopped) break;
@@ -537,7 +546,8 @@ export class Hypervisor {
       if (reason === ExitReason.Halt || reason === ExitReason.Shutdown) break;
       if (!vcpu.runnable || cpu.stopRequested) break;
       // The exit may have armed a timer (the guest's next tick): the slice ends when it falls due.
-      end = Math.min(end, cpu.instret + this.instructionsUntil(this.nextDeadline()));
+      deadline = earliest(this.nextDeadline(), endBy);
+      end = Math.min(end, cpu.instret + this.instructionsUntil(deadline));
       if (cpu.instret >= end) break;
       // An instruction may exit once before it completes (an MMIO read); twice without
       // progress, something else must run.
@@ -572,13 +582,15 @@ export class Hypervisor {
         continue;
       }
       idleJumps = 0;
+      const now = this.time.now();
+      const endBy = this.scheduler.othersWaiting(vcpu) ? now + WAITED_SLICE_NS : undefined;
       const budget = Math.min(
         this.scheduler.sliceInstructions,
         instructions - spent,
-        this.instructionsUntil(this.nextDeadline()),
+        this.instructionsUntil(earliest(this.nextDeadline(), endBy)),
       );
-      const started = this.virtualClock ? 0 : this.time.now();
-      const done = this.runSlice(vcpu, budget);
+      const started = this.virtualClock ? 0 : now;
+      const done = this.runSlice(vcpu, budget, endBy);
       if (!this.virtualClock && done >= MIN_SLICE_INSTRUCTIONS) {
         const elapsed = this.time.now() - started;
         if (elapsed > 0) this.instructionsPerNs += (done / elapsed - this.instructionsPerNs) / 8;

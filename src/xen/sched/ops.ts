@@ -16,4 +16,10 @@ export interface SchedulerOps {
   wake(vcpu: Vcpu): void;
   /** The vCPU gives up the rest of its slice. */
   yield(vcpu: Vcpu): void;
+  /**
+   * Whether another vCPU waits to run soon: one woken with an event, or one that yielded
+   * spinning on what `picked` may hold. `picked`'s slice is then kept short, as Xen's
+   * credit scheduler lets a woken vCPU preempt the running one after its rate limit.
+   */
+  othersWaiting(picked: Vcpu): boolean;
 }

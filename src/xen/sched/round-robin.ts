@@ -15,6 +15,8 @@ export class RoundRobinScheduler implements SchedulerOps {
    * interrupt handler.
    */
   private lastWasWoken = false;
+  /** The last vCPU to yield (spinning on a lock or flag), until it runs again. */
+  private yielded: Vcpu | undefined = undefined;
 
   constructor(readonly sliceInstructions = 1_000_000) {}
 
@@ -35,6 +37,12 @@ export class RoundRobinScheduler implements SchedulerOps {
   }
 
   pick(_pcpu: number): Vcpu | undefined {
+    const vcpu = this.choose();
+    if (vcpu === this.yielded) this.yielded = undefined;
+    return vcpu;
+  }
+
+  private choose(): Vcpu | undefined {
     if (!this.lastWasWoken) {
       for (let vcpu = this.woken.shift(); vcpu !== undefined; vcpu = this.woken.shift()) {
         if (!vcpu.runnable) continue;
@@ -56,7 +64,13 @@ export class RoundRobinScheduler implements SchedulerOps {
   }
 
   yield(vcpu: Vcpu): void {
+    this.yielded = vcpu;
     vcpu.cpu.requestStop();
+  }
+
+  othersWaiting(picked: Vcpu): boolean {
+    if (this.yielded !== undefined && this.yielded !== picked && this.yielded.runnable) return true;
+    return this.woken.some((vcpu) => vcpu !== picked && vcpu.runnable);
   }
 
   private dropWoken(vcpu: Vcpu): void {

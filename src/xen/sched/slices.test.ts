@@ -67,6 +67,53 @@ describe('slices', () => {
     assert.ok(late >= 0 && late < 100e6, `the tick came ${late / 1e6} ms after its deadline`);
   });
 
+  test('on the host clock, a slice ends soon while another vCPU waits to run', () => {
+    // One slice could run the whole call; a waiting vCPU cuts each to WAITED_SLICE_NS.
+    class Waiting extends RoundRobinScheduler {
+      picks = 0;
+      override pick(pcpu: number): Vcpu | undefined {
+        this.picks++;
+        return super.pick(pcpu);
+      }
+      override othersWaiting(): boolean {
+        return true;
+      }
+    }
+    const scheduler = new Waiting(100_000_000);
+    const hv = new Hypervisor({ memoryBytes: 64 << 20, scheduler });
+    (hv as unknown as { instructionsPerNs: number }).instructionsPerNs = 1000;
+    const { domain } = startGuest('spin: jmp spin', { hv });
+    hv.unpause(domain);
+    const started = performance.now();
+    assert.ok(hv.run(5_000_000) >= 5_000_000);
+    const slices = scheduler.picks;
+    const ms = performance.now() - started;
+    // Slices of 0.25 ms, give or take the clock checks between them.
+    assert.ok(slices >= ms / 2, `${slices} slices in ${ms.toFixed(1)} ms`);
+  });
+
+  test('a woken or yielding vCPU waits to run', () => {
+    const vcpu = (id: number, runnable = true) =>
+      ({ id, runnable, cpu: { requestStop() {} } }) as unknown as Vcpu;
+    const [a, b, c] = [vcpu(0), vcpu(1), vcpu(2, false)];
+    const scheduler = new RoundRobinScheduler();
+    for (const each of [a, b, c]) scheduler.insert(each!);
+    assert.equal(scheduler.pick(0), a);
+    assert.equal(scheduler.othersWaiting(a!), false);
+    scheduler.wake(b!);
+    assert.equal(scheduler.othersWaiting(a!), true, 'woken');
+    assert.equal(scheduler.othersWaiting(b!), false, 'not by itself');
+    assert.equal(scheduler.pick(0), b);
+    assert.equal(scheduler.othersWaiting(b!), false);
+    scheduler.yield(b!);
+    assert.equal(scheduler.pick(0), a);
+    assert.equal(scheduler.othersWaiting(a!), true, 'b spins on something a may hold');
+    assert.equal(scheduler.pick(0), b);
+    assert.equal(scheduler.othersWaiting(b!), false, 'until b runs again');
+    scheduler.wake(c!);
+    assert.equal(scheduler.othersWaiting(a!), false, 'a vCPU that cannot run waits for nothing');
+  });
+
   test('a woken vCPU runs next, before the rotation goes on', () => {
     const vcpu = (id: number, runnable = true) => ({ id, runnable, cpu: {} }) as unknown as Vcpu;
     const [a, b, c] = [vcpu(0), vcpu(1), vcpu(2)];
