@@ -86,7 +86,7 @@ const MIN_SLICE_INSTRUCTIONS = 1000;
  * (cold kernel code) overruns it, keeping a due timer waiting: the host clock is looked at
  * every this many instructions (30-100 us of kernel code), and the slice ends once a timer
  * has fallen due. Each tick Linux takes late before it switches to the Xen clocksource is
- * time its clock loses (docs/xen.md): at 20000 a tick came 160-180 us late, at 1000 105-120.
+ * time its clock loses (docs/xen.md): at 20000 a tick came 160-180 us late, at 1000 90-120.
  */
 const CLOCK_CHECK_INSTRUCTIONS = 1000;
 /**

@@ -3,7 +3,8 @@
  * and edge values, registers holding them, memory operands, and `add`, which records a case.
  *
  * The emulator gives the flags the SDM leaves undefined the values AMD processors (Zen 3)
- * produce, so on an AMD host everything is compared; on another host a case's undefined flags
+ * produce, so on a Zen 3 host everything is compared, and on another AMD host everything but
+ * the few that changed with Zen 4 (`zen3Flags`); on another host a case's undefined flags
  * (`undefinedFlags`) are masked, and the generators leave out cases with undefined results.
  */
 import { readFileSync } from 'node:fs';
@@ -53,6 +54,7 @@ export interface Case {
   data?: Uint8Array;
   /** Flags the SDM leaves undefined here: compared only on an AMD host. */
   undefinedFlags: number;
+  /** Of those, the ones only a Zen 3 host gives as the emulator does. */
   zen3Flags: number;
   /** Compare the data region / the stack region. */
   memory: boolean;

@@ -30,6 +30,7 @@ export class RoundRobinScheduler implements SchedulerOps {
     this.queue.splice(index, 1);
     if (this.next > index) this.next--;
     this.dropWoken(vcpu);
+    if (this.yielded === vcpu) this.yielded = undefined;
   }
 
   wake(vcpu: Vcpu): void {

@@ -112,6 +112,9 @@ describe('slices', () => {
     assert.equal(scheduler.othersWaiting(b!), false, 'until b runs again');
     scheduler.wake(c!);
     assert.equal(scheduler.othersWaiting(a!), false, 'a vCPU that cannot run waits for nothing');
+    scheduler.yield(b!);
+    scheduler.remove(b!);
+    assert.equal(scheduler.othersWaiting(a!), false, 'nor does a removed one');
   });
 
   test('a woken vCPU runs next, before the rotation goes on', () => {
