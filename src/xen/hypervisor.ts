@@ -505,8 +505,11 @@ export class Hypervisor {
     return next;
   }
 
-  /** Runs one slice of a vCPU: events in, guest code, the exit handled. */
-  private runSlice(vcpu: Vcpu, budget: number, endBy: number | undefined): number {
+  /**
+   * Runs one slice of a vCPU, of up to `limit` instructions and until the next timer (or
+   * `endBy`) falls due: events in, guest code, the exit handled.
+   */
+  private runSlice(vcpu: Vcpu, limit: number, endBy: number | undefined): number {
     const cpu = vcpu.cpu;
     const view = this.memory.view;
     this.setRunstate(vcpu, 0);
@@ -514,13 +517,13 @@ export class Hypervisor {
     // update_runstate_area, through the vCPU's own page tables).
     updateRunstateArea(vcpu);
     updateVcpuTime(view, this.time, vcpu);
-    const start = cpu.instret;
-    let end = start + budget;
-    let stalls = 0;
-    // On the host clock the slice also ends once a timer falls due (the virtual clock cuts it
-    // there exactly). Only this vCPU's exits can arm timers while it runs.
+    // The virtual clock cuts the slice where the deadline falls; on the host clock it also
+    // ends once the deadline has passed. Only this vCPU's exits can arm timers while it runs.
     const checkClock = !this.virtualClock;
-    let deadline = checkClock ? earliest(this.nextDeadline(), endBy) : undefined;
+    let deadline = earliest(this.nextDeadline(), endBy);
+    const start = cpu.instret;
+    let end = start + Math.min(limit, this.instructionsUntil(deadline));
+    let stalls = 0;
     this.sliceCpu = cpu;
     // Exits the hypervisor answers at once (port I/O, MMIO, MSRs, most hypercalls) do not end
     // the slice: the vCPU runs on until its budget is spent, it blocks or it is stopped.
@@ -538,7 +541,8 @@ export class Hypervisor {
       storeCr8(vcpu.vlapic, cpu);
       const reason = exit.reason;
       if (reason === ExitReason.Budget) {
-        if (cpu.instret >= end || (deadline !== undefined && deadline <= this.time.now())) break;
+        if (cpu.instret >= end) break;
+        if (checkClock && deadline !== undefined && deadline <= this.time.now()) break;
         continue;
       }
       if (reason === ExitReason.Stopped) break;
@@ -584,13 +588,9 @@ export class Hypervisor {
       idleJumps = 0;
       const now = this.time.now();
       const endBy = this.scheduler.othersWaiting(vcpu) ? now + WAITED_SLICE_NS : undefined;
-      const budget = Math.min(
-        this.scheduler.sliceInstructions,
-        instructions - spent,
-        this.instructionsUntil(earliest(this.nextDeadline(), endBy)),
-      );
+      const limit = Math.min(this.scheduler.sliceInstructions, instructions - spent);
       const started = this.virtualClock ? 0 : now;
-      const done = this.runSlice(vcpu, budget, endBy);
+      const done = this.runSlice(vcpu, limit, endBy);
       if (!this.virtualClock && done >= MIN_SLICE_INSTRUCTIONS) {
         const elapsed = this.time.now() - started;
         if (elapsed > 0) this.instructionsPerNs += (done / elapsed - this.instructionsPerNs) / 8;

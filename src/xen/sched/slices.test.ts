@@ -3,9 +3,10 @@
 // loses in Linux's early boot (the periodic tick there is rearmed from the handler).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Vcpu } from '../common/domain.js';
+import type { Domain, Vcpu } from '../common/domain.js';
 import { Hypervisor } from '../hypervisor.js';
 import { results, startGuest } from '../testing/vcpu-guest.js';
+import type { SchedulerOps } from './ops.js';
 import { RoundRobinScheduler } from './round-robin.js';
 
 // Arms a singleshot timer `delayNs` ahead, spins with interrupts on until its handler runs, and
@@ -37,33 +38,40 @@ const spinUntilTick = (delayNs: number): string => `
       iretq
     `;
 
+/** Runs a `spinUntilTick` guest for `instructions`: how late (ns) it took its tick. */
+function lateTick(hv: Hypervisor, domain: Domain, instructions: number): number {
+  assert.equal(domain.evtchn.bindVirq({ virq: 0, vcpu: 0, port: 0 }), 0);
+  hv.unpause(domain);
+  hv.run(instructions);
+  const [deadline, taken] = results(hv, domain, 2);
+  assert.notEqual(taken, 0, 'the tick was taken within the run');
+  return taken! - deadline!;
+}
+
+/**
+ * On the host clock, with a speed estimate a thousand times too high: slices sized from it
+ * run far past any timer unless the clock is looked at as they run.
+ */
+function overestimating(scheduler: SchedulerOps): Hypervisor {
+  const hv = new Hypervisor({ memoryBytes: 64 << 20, scheduler });
+  (hv as unknown as { instructionsPerNs: number }).instructionsPerNs = 1000;
+  return hv;
+}
+
 describe('slices', () => {
   test('a timer armed in the middle of a slice is taken at its deadline', () => {
     const { hv, domain } = startGuest(spinUntilTick(50_000));
-    assert.equal(domain.evtchn.bindVirq({ virq: 0, vcpu: 0, port: 0 }), 0);
-    hv.unpause(domain);
     // One call, one slice of up to a million instructions (a million virtual nanoseconds).
-    hv.run(1_000_000);
-    const [deadline, taken] = results(hv, domain, 2);
-    assert.notEqual(taken, 0, 'the tick was taken within the run');
-    const late = taken! - deadline!;
+    const late = lateTick(hv, domain, 1_000_000);
     assert.ok(late >= 0 && late < 5_000, `the tick came ${late} ns after its deadline`);
   });
 
   test('on the host clock, a slice that overruns its estimate still ends when a timer falls due', () => {
-    // Slices of up to 100 million instructions, and a speed estimate a thousand times too
-    // high: the first would run its whole 100 million instructions, far past the 20 ms timer,
-    // if the clock were not looked at as it runs.
-    const scheduler = new RoundRobinScheduler(100_000_000);
-    const hv = new Hypervisor({ memoryBytes: 64 << 20, scheduler });
-    (hv as unknown as { instructionsPerNs: number }).instructionsPerNs = 1000;
+    // Slices of up to 100 million instructions: the first would run them all, far past the
+    // 20 ms timer, if the clock were not looked at as it runs.
+    const hv = overestimating(new RoundRobinScheduler(100_000_000));
     const { domain } = startGuest(spinUntilTick(20_000_000), { hv });
-    assert.equal(domain.evtchn.bindVirq({ virq: 0, vcpu: 0, port: 0 }), 0);
-    hv.unpause(domain);
-    hv.run(100_000_000);
-    const [deadline, taken] = results(hv, domain, 2);
-    assert.notEqual(taken, 0, 'the tick was taken within the run');
-    const late = taken! - deadline!;
+    const late = lateTick(hv, domain, 100_000_000);
     assert.ok(late >= 0 && late < 100e6, `the tick came ${late / 1e6} ms after its deadline`);
   });
 
@@ -80,8 +88,7 @@ describe('slices', () => {
       }
     }
     const scheduler = new Waiting(100_000_000);
-    const hv = new Hypervisor({ memoryBytes: 64 << 20, scheduler });
-    (hv as unknown as { instructionsPerNs: number }).instructionsPerNs = 1000;
+    const hv = overestimating(scheduler);
     const { domain } = startGuest('spin: jmp spin', { hv });
     hv.unpause(domain);
     const started = performance.now();
