@@ -61,6 +61,8 @@ export class Block {
     readonly length: number,
   ) {}
   valid = true;
+  /** The frame holding the rest of an instruction that runs into the next page, or -1. */
+  secondFrame = -1;
   executions = 0;
   compiled: CompiledBlock | undefined = undefined;
 
@@ -179,6 +181,7 @@ class PageSource implements ByteSource {
     const next = nextPageLinear(cpu, this.pageLinearLo, this.pageLinearHi);
     const machine = fetchAddress(cpu, next.lo, next.hi);
     if (machine < 0) throw new Fault(Vector.GP, 0); // executing from MMIO is not supported
+    this.nextMachine = machine;
     const have = this.limit - this.pos;
     this.window.set(this.bytes.subarray(this.pos, this.limit), 0);
     this.window.set(cpu.mem.subarray(machine, machine + 16), have);
@@ -190,6 +193,17 @@ class PageSource implements ByteSource {
 
   pageLinearLo = 0;
   pageLinearHi = 0;
+  /** The machine address the next page's bytes came from (`more`). */
+  nextMachine = 0;
+}
+
+/**
+ * Whether the page after the one at linear `lo:hi` still maps to the frame the block's last
+ * bytes were decoded from. Translating it is what fetching the instruction does: it may fault.
+ */
+function sameSecondFrame(cpu: Cpu, block: Block, lo: number, hi: number): boolean {
+  const next = nextPageLinear(cpu, lo, hi);
+  return Math.floor(fetchAddress(cpu, next.lo, next.hi) / 4096) === block.secondFrame;
 }
 
 function nextPageLinear(cpu: Cpu, lo: number, hi: number): { lo: number; hi: number } {
@@ -202,6 +216,12 @@ function nextPageLinear(cpu: Cpu, lo: number, hi: number): { lo: number; hi: num
 /** A block's key within its frame: start offset and code size (16, 32 or 64). */
 function blockKey(address: number, codeSize: number): number {
   return (address % 4096) * 128 + codeSize;
+}
+
+/** The key, in the map of the frame it runs into, of a block that starts in another frame:
+ * negative, so unlike any block's own key there, and unique by machine address. */
+function crossingKey(address: number, codeSize: number): number {
+  return -1 - (address * 128 + codeSize);
 }
 
 export interface BlockCacheOptions {
@@ -270,14 +290,17 @@ export class BlockCache {
       cached !== undefined &&
       cached.address === address &&
       cached.codeSize === cpu.codeSize &&
-      cached.valid
+      cached.valid &&
+      (cached.secondFrame < 0 || sameSecondFrame(cpu, cached, lo, hi))
     ) {
       return cached;
     }
     const known = this.byFrame
       .get(Math.floor(address / 4096))
       ?.get(blockKey(address, cpu.codeSize));
-    if (known !== undefined) {
+    // A block across two frames stays in the first one's map when a write to the second
+    // drops it: hence the validity check.
+    if (known?.valid && (known.secondFrame < 0 || sameSecondFrame(cpu, known, lo, hi))) {
       this.cache[slot] = known;
       return known;
     }
@@ -338,49 +361,44 @@ export class BlockCache {
         }
       }
     }
-    const [words, start] = this.place(insns, !crossesPage);
+    const [words, start] = this.place(insns);
     const block = new Block(words, start, insns.length, templates, address, cpu.codeSize, end);
+    this.framesBlocks(Math.floor(address / 4096)).set(blockKey(address, cpu.codeSize), block);
     if (crossesPage) {
-      block.valid = false; // its bytes come from two frames: never cache it
-      return block;
+      // Its bytes come from two frames: a write to either drops it, and it runs from the
+      // cache only while the next page still maps to the same frame (sameSecondFrame).
+      block.secondFrame = Math.floor(source.nextMachine / 4096);
+      this.framesBlocks(block.secondFrame).set(crossingKey(address, cpu.codeSize), block);
     }
-    const mfn = Math.floor(address / 4096);
+    return block;
+  }
+
+  /** The blocks decoded from frame `mfn`, made (and the frame's writes trapped) if none. */
+  private framesBlocks(mfn: number): Map<number, Block> {
     let blocks = this.byFrame.get(mfn);
     if (blocks === undefined) {
       blocks = new Map();
       this.byFrame.set(mfn, blocks);
       for (const each of this.cpus) dropWritableMappings(each, mfn);
     }
-    blocks.set(blockKey(address, cpu.codeSize), block);
-    return block;
+    return blocks;
   }
 
-  /**
-   * Stores a block's decoded instructions: the array and the word they start at. A block to
-   * be cached goes into the current chunk. One that is not (its bytes span two frames) is
-   * decoded again at every run, so it gets an array of its own, which the garbage collector
-   * takes back, rather than room in a chunk that only a flush would free.
-   */
-  private place(insns: Insn[], cached: boolean): [Int32Array, number] {
+  /** Stores a block's decoded instructions in the current chunk: the array and the word
+   * they start at. */
+  private place(insns: Insn[]): [Int32Array, number] {
     const need = insns.length * INSN_WORDS;
-    let words: Int32Array;
-    let start = 0;
-    if (cached) {
-      let chunk = this.chunks[this.chunks.length - 1];
-      if (chunk === undefined || this.top + need > this.chunkWords) {
-        if (this.chunks.length >= this.maxChunks) this.flush();
-        chunk = new Int32Array(this.chunkWords);
-        this.chunks.push(chunk);
-        this.top = 0;
-      }
-      words = chunk;
-      start = this.top;
-      this.top += need;
-    } else {
-      words = new Int32Array(need);
+    let chunk = this.chunks[this.chunks.length - 1];
+    if (chunk === undefined || this.top + need > this.chunkWords) {
+      if (this.chunks.length >= this.maxChunks) this.flush();
+      chunk = new Int32Array(this.chunkWords);
+      this.chunks.push(chunk);
+      this.top = 0;
     }
-    for (const [i, insn] of insns.entries()) insn.store(words, start + i * INSN_WORDS);
-    return [words, start];
+    const start = this.top;
+    this.top += need;
+    for (const [i, insn] of insns.entries()) insn.store(chunk, start + i * INSN_WORDS);
+    return [chunk, start];
   }
 
   /** Drops every block (the chunks are full); none is running, as blocks are decoded only

@@ -2,7 +2,7 @@
 // code, and robustness against arbitrary bytes.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { BlockCacheOptions } from './block.js';
+import type { BlockCache, BlockCacheOptions } from './block.js';
 import { Cr4, PAUSE_LOOP_WINDOW } from './cpu.js';
 import { ExitReason } from './exit.js';
 import { Flag } from './flags.js';
@@ -45,6 +45,17 @@ function machineWithIdt(
 
 function le32(value: number): number[] {
   return [value & 0xff, (value >> 8) & 0xff, (value >> 16) & 0xff, (value >>> 24) & 0xff];
+}
+
+/** Counts the block cache's decodes from now on. */
+function countDecodes(blocks: BlockCache): () => number {
+  let count = 0;
+  const decode = Reflect.get(blocks, 'decodeBlock') as (...args: unknown[]) => unknown;
+  Reflect.set(blocks, 'decodeBlock', (...args: unknown[]) => {
+    count++;
+    return decode.apply(blocks, args);
+  });
+  return () => count;
 }
 
 const recorded = (machine: TestMachine): number =>
@@ -157,19 +168,58 @@ describe('run loop', () => {
     assert.equal(machine.cpu.gpr[0], 10_000);
   });
 
-  test('an instruction across a page boundary, decoded at every run, takes no room in the chunks', () => {
+  test('an instruction across a page boundary is decoded once, and both its frames hold code', () => {
     // mov ecx, 1000; jmp to CODE + 0xfff, where inc eax spans the two pages; then
-    // dec ecx; jnz back to it; vmcall. The instruction across the boundary is never cached.
+    // dec ecx; jnz back to it; vmcall.
     const code = [0xb9, ...le32(1000), 0xe9, ...le32(0xfff - 10)];
     while (code.length < 0xfff) code.push(0xcc);
     code.push(0xff, 0xc0, 0xff, 0xc9, 0x0f, 0x85, ...le32(-10), 0x0f, 0x01, 0xc1);
+    // One chunk of 64 instructions: a thousand decodings would flush it again and again.
     const machine = machineWithIdt(code, 1_000_000, { chunkInstructions: 64, maxChunks: 1 });
+    const blocks = machine.cpu.blocks;
+    const decodes = countDecodes(blocks);
     const exit = machine.cpu.run(100_000);
     assert.equal(exit.reason, ExitReason.Hypercall);
     assert.equal(machine.cpu.gpr[0], 1000);
-    // Had its thousand decodings filled the one chunk, a flush would have dropped the first
-    // page's block, which nothing decodes again.
-    assert.ok(machine.cpu.blocks.hasCode(machine.p2m[CODE / 4096]!));
+    assert.ok(decodes() < 10, `${decodes()} decodes`);
+    assert.ok(blocks.hasCode(machine.p2m[CODE / 4096]!));
+    assert.ok(blocks.hasCode(machine.p2m[CODE / 4096 + 1]!), 'writes to the second frame are seen');
+  });
+
+  test('a write to the second page of an instruction across pages runs its new bytes', () => {
+    // mov ecx, 2; jmp to CODE + 0xffe: add eax, imm32 with the immediate's last three bytes on
+    // the next page; mov byte [CODE + 0x1000], 1 (the immediate becomes 0x101); dec ecx;
+    // jnz back to the add; vmcall. Twice through: 1 + 0x101.
+    const code = [0xb9, ...le32(2), 0xe9, ...le32(0xffe - 10)];
+    while (code.length < 0xffe) code.push(0xcc);
+    code.push(0x05, ...le32(1));
+    code.push(0xc6, 0x04, 0x25, ...le32(CODE + 0x1000), 0x01);
+    code.push(0xff, 0xc9, 0x0f, 0x85, ...le32(0xffe - 0x1013), 0x0f, 0x01, 0xc1);
+    const machine = machineWithIdt(code);
+    const exit = machine.cpu.run(1000);
+    assert.equal(exit.reason, ExitReason.Hypercall);
+    assert.equal(machine.cpu.gpr[0], 0x102);
+  });
+
+  test('an instruction across pages whose second page is remapped runs the new frame', () => {
+    // add eax, imm32 across CODE + 0x1000, then vmcall; run it, remap the second page to a
+    // frame whose immediate bytes differ, and run it again from the start.
+    const code = [0xe9, ...le32(0xffe - 5)];
+    while (code.length < 0xffe) code.push(0xcc);
+    code.push(0x05, ...le32(1), 0x0f, 0x01, 0xc1);
+    const machine = machineWithIdt(code);
+    const cpu = machine.cpu;
+    assert.equal(cpu.run(100).reason, ExitReason.Hypercall);
+    assert.equal(cpu.gpr[0], 1);
+    const spare = 0x300000;
+    machine.map(spare, 0x1000);
+    machine.write(spare, machine.read(CODE + 0x1000, 0x10));
+    machine.write(spare, new Uint8Array([0x02])); // the immediate's second byte: 0x201
+    machine.p2m[CODE / 4096 + 1] = machine.p2m[spare / 4096]!;
+    cpu.flushTlb();
+    cpu.ripLo = CODE;
+    assert.equal(cpu.run(100).reason, ExitReason.Hypercall);
+    assert.equal(cpu.gpr[0], 1 + 0x201);
   });
 
   test('the budget bounds the instructions retired', () => {
