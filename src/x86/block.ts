@@ -198,10 +198,12 @@ class PageSource implements ByteSource {
 }
 
 /**
- * Whether the page after the one at linear `lo:hi` still maps to the frame the block's last
- * bytes were decoded from. Translating it is what fetching the instruction does: it may fault.
+ * Whether a cached block still holds the code at linear `lo:hi`: yes unless it runs into the
+ * next page and that page no longer maps to the frame its last bytes were decoded from.
+ * Translating the next page is what fetching the instruction does: it may fault.
  */
-function sameSecondFrame(cpu: Cpu, block: Block, lo: number, hi: number): boolean {
+function stillMapped(cpu: Cpu, block: Block, lo: number, hi: number): boolean {
+  if (block.secondFrame < 0) return true;
   const next = nextPageLinear(cpu, lo, hi);
   return Math.floor(fetchAddress(cpu, next.lo, next.hi) / 4096) === block.secondFrame;
 }
@@ -291,7 +293,7 @@ export class BlockCache {
       cached.address === address &&
       cached.codeSize === cpu.codeSize &&
       cached.valid &&
-      (cached.secondFrame < 0 || sameSecondFrame(cpu, cached, lo, hi))
+      stillMapped(cpu, cached, lo, hi)
     ) {
       return cached;
     }
@@ -300,7 +302,7 @@ export class BlockCache {
       ?.get(blockKey(address, cpu.codeSize));
     // A block across two frames stays in the first one's map when a write to the second
     // drops it: hence the validity check.
-    if (known?.valid && (known.secondFrame < 0 || sameSecondFrame(cpu, known, lo, hi))) {
+    if (known?.valid && stillMapped(cpu, known, lo, hi)) {
       this.cache[slot] = known;
       return known;
     }
@@ -366,7 +368,7 @@ export class BlockCache {
     this.framesBlocks(Math.floor(address / 4096)).set(blockKey(address, cpu.codeSize), block);
     if (crossesPage) {
       // Its bytes come from two frames: a write to either drops it, and it runs from the
-      // cache only while the next page still maps to the same frame (sameSecondFrame).
+      // cache only while the next page still maps to the same frame (stillMapped).
       block.secondFrame = Math.floor(source.nextMachine / 4096);
       this.framesBlocks(block.secondFrame).set(crossingKey(address, cpu.codeSize), block);
     }
