@@ -71,7 +71,18 @@ export class RoundRobinScheduler implements SchedulerOps {
 
   othersWaiting(picked: Vcpu): boolean {
     if (this.yielded !== undefined && this.yielded !== picked && this.yielded.runnable) return true;
-    return this.woken.some((vcpu) => vcpu !== picked && vcpu.runnable);
+    if (this.woken.some((vcpu) => vcpu !== picked && vcpu.runnable)) return true;
+    // A vCPU of the same guest stopped with interrupts off, midway through an interrupt
+    // handler or holding a lock: Xen would run it beside `picked` on a pCPU of its own. A
+    // long slice here kept Linux's tick handler waiting on vCPU 0, whose time the guest's
+    // early clock loses (it rearms the tick from the handler).
+    return this.queue.some(
+      (vcpu) =>
+        vcpu !== picked &&
+        vcpu.domain === picked.domain &&
+        vcpu.runnable &&
+        !vcpu.cpu.interruptible,
+    );
   }
 
   private dropWoken(vcpu: Vcpu): void {

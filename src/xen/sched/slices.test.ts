@@ -101,7 +101,7 @@ describe('slices', () => {
 
   test('a woken or yielding vCPU waits to run', () => {
     const vcpu = (id: number, runnable = true) =>
-      ({ id, runnable, cpu: { requestStop() {} } }) as unknown as Vcpu;
+      ({ id, runnable, cpu: { interruptible: true, requestStop() {} } }) as unknown as Vcpu;
     const [a, b, c] = [vcpu(0), vcpu(1), vcpu(2, false)];
     const scheduler = new RoundRobinScheduler();
     for (const each of [a, b, c]) scheduler.insert(each!);
@@ -122,6 +122,26 @@ describe('slices', () => {
     scheduler.yield(b!);
     scheduler.remove(b!);
     assert.equal(scheduler.othersWaiting(a!), false, 'nor does a removed one');
+  });
+
+  test('a vCPU of the same guest stopped with interrupts off waits to run', () => {
+    // Midway through an interrupt handler (vCPU 0's timer tick, whose time Linux's early
+    // clock loses) or holding a lock: the vCPU that runs meanwhile gets a short slice.
+    const guest = {};
+    const vcpu = (id: number, interruptible: boolean, domain = guest) =>
+      ({ id, domain, runnable: true, cpu: { interruptible } }) as unknown as Vcpu;
+    const running = vcpu(1, true);
+    for (const [other, waits] of [
+      [vcpu(0, false), true],
+      [vcpu(0, true), false],
+      [vcpu(0, false, {}), false],
+    ] as const) {
+      const scheduler = new RoundRobinScheduler();
+      scheduler.insert(other);
+      scheduler.insert(running);
+      assert.equal(scheduler.othersWaiting(running), waits);
+      assert.equal(scheduler.othersWaiting(other), false, 'not the one with interrupts off');
+    }
   });
 
   test('a woken vCPU runs next, before the rotation goes on', () => {
