@@ -222,6 +222,15 @@ describe('run loop', () => {
     assert.equal(cpu.gpr[0], 1 + 0x201);
   });
 
+  test("a device's read is kept as int32 halves, as a memory read gives them", () => {
+    // A uint32 above 2^31 (or a boxed half) in these fields would make V8 store them as
+    // doubles for every vCPU.
+    const cpu = machineWithIdt([0xf4]).cpu;
+    cpu.completeRead(0xfee00900, 0xffffffff);
+    assert.equal(cpu.ioResult, 0xfee00900 | 0);
+    assert.equal(cpu.ioResultHi, -1);
+  });
+
   test('the budget bounds the instructions retired', () => {
     const machine = machineWithIdt([0xeb, 0xfe]); // jmp .
     const exit = machine.cpu.run(1000);
