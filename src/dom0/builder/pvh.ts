@@ -82,6 +82,15 @@ export async function buildPvh(
   if (ramBytes > LOWMEM_END) {
     throw new BuildError(`PVH guests of more than ${LOWMEM_END >> 20} MiB are not supported yet`);
   }
+  // The kernel (with its bss), the initramfs after it, then the start info page.
+  const kernelEnd = pageUp(Number(kernel.physEnd));
+  const startInfo = kernelEnd + (spec.ramdisk === undefined ? 0 : pageUp(spec.ramdisk.length));
+  if (startInfo + PAGE > ramBytes) {
+    throw new BuildError(
+      `${spec.memoryMiB} MiB is too little for this kernel and initramfs ` +
+        `(they need ${Math.ceil((startInfo + PAGE) / 2 ** 20)} MiB)`,
+    );
+  }
   const ramFrames = ramBytes / PAGE;
   for (let gfn = 0; gfn < ramFrames; gfn += POPULATE_BATCH) {
     const count = Math.min(POPULATE_BATCH, ramFrames - gfn);
@@ -92,13 +101,10 @@ export async function buildPvh(
   }
   await loadSegments(ctrl, domid, vmlinux, kernel);
 
-  // After the kernel: the initramfs, then the start info with its tables and strings.
-  let next = pageUp(Number(kernel.physEnd));
   let module: { paddr: number; size: number } | undefined;
   if (spec.ramdisk !== undefined) {
-    module = { paddr: next, size: spec.ramdisk.length };
-    await writeGuest(ctrl, domid, next, spec.ramdisk);
-    next = pageUp(next + spec.ramdisk.length);
+    module = { paddr: kernelEnd, size: spec.ramdisk.length };
+    await writeGuest(ctrl, domid, kernelEnd, spec.ramdisk);
   }
   const acpi = buildAcpiTables({
     vcpus: spec.maxVcpus,
@@ -116,10 +122,6 @@ export async function buildPvh(
     { addr: acpi.e820.addr, size: acpi.e820.size, type: acpi.e820.type },
     { addr: SPECIAL_PFN_BASE * PAGE, size: 8 * PAGE, type: XEN_HVM_MEMMAP_TYPE_RESERVED },
   ];
-  const startInfo = next;
-  if (startInfo + PAGE > ramBytes) {
-    throw new BuildError(`${spec.memoryMiB} MiB is too little for this kernel and initramfs`);
-  }
   await writeGuest(
     ctrl,
     domid,
