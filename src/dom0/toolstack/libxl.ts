@@ -13,6 +13,8 @@ import { XenbusStateClosed, XenbusStateClosing } from '../../abi/io/xenbus.js';
 import { XEN_X86_EMU_LAPIC } from '../../abi/xen.js';
 import { buildPvh } from '../builder/pvh.js';
 import type { Dom0 } from '../index.js';
+import { HypercallError } from '../libs/kernel.js';
+import { xenStrerror } from '../libs/strerror.js';
 import type { DomainConfig } from './config/domain-config.js';
 import { strtoul } from './config/strtol.js';
 import { addDiskStore, type DiskDevice, diskFrontends, removeDiskStores } from './disk-store.js';
@@ -86,6 +88,18 @@ export function createLibxl(dom0: Dom0, options: LibxlOptions): Libxl {
 
 const notFound = (domid: number): ToolstackError =>
   new ToolstackError(LibxlError.DOMAIN_NOTFOUND, `Domain ${domid}:Non-existant domain`);
+
+/** libxl's LOGED: a failed hypercall becomes ERROR_FAIL, logged with its errno's text. */
+const loggedFailure =
+  (domid: number, what: string) =>
+  (error: unknown): never => {
+    if (!(error instanceof HypercallError)) throw error;
+    throw new ToolstackError(
+      LibxlError.FAIL,
+      `Domain ${domid}:${what}: ${xenStrerror(error.errno)}`,
+      { cause: error },
+    );
+  };
 
 class Dom0Toolstack implements Toolstack {
   private readonly records = new Map<number, DomainRecord>();
@@ -227,12 +241,12 @@ class Dom0Toolstack implements Toolstack {
 
   async pause(domid: number): Promise<void> {
     await this.exists(domid);
-    await this.dom0.ctrl.pauseDomain(domid);
+    await this.dom0.ctrl.pauseDomain(domid).catch(loggedFailure(domid, 'Pausing domain'));
   }
 
   async unpause(domid: number): Promise<void> {
     await this.exists(domid);
-    await this.dom0.ctrl.unpauseDomain(domid);
+    await this.dom0.ctrl.unpauseDomain(domid).catch(loggedFailure(domid, 'Unpausing domain'));
   }
 
   shutdown(domid: number): Promise<void> {

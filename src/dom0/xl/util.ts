@@ -1,5 +1,6 @@
 // Helpers shared by the commands: find_domain (tools/xl/xl_utils.c), the bits of printf that
 // xl's tables use, print_bitmap, and how a failed libxl call shows up on stderr.
+import { strerrorByName } from '../libs/strerror.js';
 import { strtoul } from '../toolstack/config/strtol.js';
 import { LibxlError, ToolstackError } from '../toolstack/types.js';
 import { type XlContext, XlExit } from './io.js';
@@ -112,21 +113,11 @@ export function printBitmap(cpus: readonly number[], nbits: number): string {
   return out;
 }
 
-const ERRNO_TEXT: Readonly<Record<string, string>> = {
-  ENOENT: 'No such file or directory',
-  EACCES: 'Permission denied',
-  EISDIR: 'Is a directory',
-  ENOTDIR: 'Not a directory',
-  ELOOP: 'Too many levels of symbolic links',
-  ENAMETOOLONG: 'File name too long',
-  EMFILE: 'Too many open files',
-  EIO: 'Input/output error',
-};
-
 /** strerror(errno) for a Node.js file system error. */
 export function strerror(e: unknown): string {
   const code = (e as { code?: unknown } | null)?.code;
   return (
-    (typeof code === 'string' && ERRNO_TEXT[code]) || (e instanceof Error ? e.message : String(e))
+    (typeof code === 'string' && strerrorByName(code)) ||
+    (e instanceof Error ? e.message : String(e))
   );
 }
