@@ -200,7 +200,10 @@ class Dom0Toolstack implements Toolstack {
         kernel,
         ...(ramdisk === undefined ? {} : { ramdisk }),
         cmdline: config.cmdline ?? '',
-        memoryMiB: Math.floor(config.targetMemkb / 1024),
+        // As under Xen, the guest's memory map holds maxmem, and its balloon driver gives back
+        // what is above memory (memory/target) as it boots. Xen backs the difference with
+        // populate-on-demand; here it is populated up front and freed again.
+        memoryMiB: Math.floor(config.maxMemkb / 1024),
         vcpus: config.vcpus,
         maxVcpus: config.maxVcpus,
       });
